@@ -1,0 +1,40 @@
+"""Key prefixes that keep notebooks (and workshop attendees) apart on one server, and clean-up by prefix."""
+
+from __future__ import annotations
+
+import os
+
+import redis
+
+
+def key_prefix(notebook: str) -> str:
+    """The notebook's key prefix, e.g. 'nb01:'; in a workshop LAB_PREFIX (e.g. 'alice:') goes in front."""
+    return f"{os.environ.get('LAB_PREFIX', '')}{notebook}:"
+
+
+def delete_prefix(r: redis.Redis, prefix: str, *, batch: int = 1000) -> int:
+    """Delete every key that starts with `prefix` (SCAN + UNLINK, never KEYS); returns how many were deleted."""
+    deleted = 0
+    pending: list = []
+    for key in r.scan_iter(match=f"{prefix}*", count=batch):
+        pending.append(key)
+        if len(pending) >= batch:
+            deleted += r.unlink(*pending)
+            pending.clear()
+    if pending:
+        deleted += r.unlink(*pending)
+    return deleted
+
+
+def memory_of(r: redis.Redis, match: str, *, batch: int = 1000) -> tuple[int, int]:
+    """(bytes, keys): the summed MEMORY USAGE of every key matching `match`, found with SCAN."""
+    total = count = 0
+    keys = list(r.scan_iter(match=match, count=batch))
+    for i in range(0, len(keys), batch):
+        pipe = r.pipeline(transaction=False)
+        for key in keys[i:i + batch]:
+            pipe.memory_usage(key, samples=0)
+        sizes = [s or 0 for s in pipe.execute()]
+        total += sum(sizes)
+        count += len(sizes)
+    return total, count

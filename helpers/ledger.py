@@ -1,0 +1,42 @@
+"""The guide's scorecard: every notebook records each claim it tested, one JSON line per claim, in one file."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from .server import PROJECT
+
+
+def path() -> Path:
+    """The ledger file: LAB_LEDGER if set, else results/ledger.jsonl in the project."""
+    return Path(os.environ.get("LAB_LEDGER", PROJECT / "results" / "ledger.jsonl"))
+
+
+def record(notebook: str, claim: str, measured: float, unit: str, holds: bool | None, *, guide: str = "",
+           server: str = "") -> dict:
+    """Record one tested claim (the latest record of a notebook's claim wins when read)."""
+    entry = {"notebook": notebook, "claim": claim, "guide": guide, "measured": round(float(measured), 4),
+             "unit": unit, "holds": holds, "server": server, "scale": os.environ.get("LAB_SCALE", "full"),
+             "at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    target = path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("a") as f:
+        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    return entry
+
+
+def read() -> pd.DataFrame:
+    """All claims recorded so far, the latest per (notebook, claim)."""
+    try:
+        lines = path().read_text().splitlines()
+    except OSError:
+        lines = []
+    rows = [json.loads(line) for line in lines if line.strip()]
+    columns = ["notebook", "claim", "guide", "measured", "unit", "holds", "server", "scale", "at"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.drop_duplicates(["notebook", "claim"], keep="last").reset_index(drop=True)
