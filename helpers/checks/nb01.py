@@ -1,4 +1,4 @@
-"""Automatic checks for the notebooks' "your turn" exercises: each says what is right and what is missing."""
+"""Notebook 01's exercise checks: each says what is right and what is missing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Callable
 
 import redis
 
-from .show import check
+from ..show import check
 
 
 def cart(r: redis.Redis, prefix: str, add_to_cart: Callable[..., object]) -> bool:

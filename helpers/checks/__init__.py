@@ -1,0 +1,1 @@
+"""Automatic checks for the "your turn" exercises: one module per notebook (nb01, nb02, ...)."""
