@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 import redis
 
 
+def attendee_prefix() -> str:
+    """LAB_PREFIX if set, else 'USER:' when REDIS_URL names a user other than default (workshop mode), else ''."""
+    if "LAB_PREFIX" in os.environ:
+        return os.environ["LAB_PREFIX"]
+    user = urlsplit(os.environ.get("REDIS_URL", "")).username
+    return f"{user}:" if user and user != "default" else ""
+
+
 def key_prefix(notebook: str) -> str:
-    """The notebook's key prefix, e.g. 'nb01:'; in a workshop LAB_PREFIX (e.g. 'alice:') goes in front."""
-    return f"{os.environ.get('LAB_PREFIX', '')}{notebook}:"
+    """The notebook's key prefix, e.g. 'nb01:', or 'att07:nb01:' for workshop attendee att07."""
+    return f"{attendee_prefix()}{notebook}:"
 
 
 def delete_prefix(r: redis.Redis, prefix: str, *, batch: int = 1000) -> int:

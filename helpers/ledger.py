@@ -12,9 +12,13 @@ import pandas as pd
 from .server import PROJECT
 
 
+# The committed reference run (written by scripts/refresh); a learner's own runs go to results/my-ledger.jsonl.
+REFERENCE = PROJECT / "results" / "ledger.jsonl"
+
+
 def path() -> Path:
-    """The ledger file: LAB_LEDGER if set, else results/ledger.jsonl in the project."""
-    return Path(os.environ.get("LAB_LEDGER", PROJECT / "results" / "ledger.jsonl"))
+    """The ledger file this process writes: LAB_LEDGER if set, else results/my-ledger.jsonl in the project."""
+    return Path(os.environ.get("LAB_LEDGER", PROJECT / "results" / "my-ledger.jsonl"))
 
 
 def record(notebook: str, claim: str, measured: float, unit: str, holds: bool | None, *, guide: str = "",
@@ -30,10 +34,10 @@ def record(notebook: str, claim: str, measured: float, unit: str, holds: bool | 
     return entry
 
 
-def read() -> pd.DataFrame:
-    """All claims recorded so far, the latest per (notebook, claim)."""
+def read(source: Path | None = None) -> pd.DataFrame:
+    """All claims recorded in `source` (default: this process's ledger), the latest per (notebook, claim)."""
     try:
-        lines = path().read_text().splitlines()
+        lines = (source or path()).read_text().splitlines()
     except OSError:
         lines = []
     rows = [json.loads(line) for line in lines if line.strip()]
