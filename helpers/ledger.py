@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import server as _server
 from .server import PROJECT
 
 
@@ -24,6 +25,8 @@ def path() -> Path:
 def record(notebook: str, claim: str, measured: float, unit: str, holds: bool | None, *, guide: str = "",
            server: str = "") -> dict:
     """Record one tested claim (the latest record of a notebook's claim wins when read)."""
+    if not server and _server.last_server is not None:
+        server = f"Redis {_server.last_server.version}"
     entry = {"notebook": notebook, "claim": claim, "guide": guide, "measured": round(float(measured), 4),
              "unit": unit, "holds": holds, "server": server, "scale": os.environ.get("LAB_SCALE", "full"),
              "at": time.strftime("%Y-%m-%dT%H:%M:%S")}

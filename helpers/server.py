@@ -374,15 +374,20 @@ def require(capability: str, r: redis.Redis) -> None:
                        "unset REDIS_URL to use the lab's built-in server, or use Redis 8 / Redis Stack.")
 
 
+last_server: ServerInfo | None = None  # what connect() found last: the ledger notes it beside each measurement
+
+
 def connect(*, quiet: bool = False, **kwargs) -> redis.Redis:
     """A client for the lab's Redis (REDIS_URL, Docker or embedded), after printing what was found."""
     from .errors import install_notebook_handler
 
     install_notebook_handler()
+    global last_server
     source = lab_source()
     client = client_for(source.url, **kwargs)
+    last_server = describe(client, source.how, source.url)
     if not quiet:
-        print(describe(client, source.how, source.url))
+        print(last_server)
     return client
 
 

@@ -7,7 +7,7 @@ from typing import Iterable
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
-from IPython.display import HTML, display
+from IPython.display import display
 
 BAD, GOOD, NEUTRAL = "#d1495b", "#2e8b57", "#4f6d7a"
 
@@ -28,8 +28,8 @@ def panel(incorrect: str, correct: str, *, titles: tuple[str, str] = ("❌ Incor
         return (f'<div style="flex:1;border-left:4px solid {colour};padding:4px 10px;min-width:0">'
                 f'<b>{html.escape(title)}</b><pre style="white-space:pre-wrap;margin:4px 0">{html.escape(body)}</pre></div>')
     text = f"{titles[0]}\n{incorrect}\n\n{titles[1]}\n{correct}"
-    display(HTML(f'<div style="display:flex;gap:12px">{box(titles[0], incorrect, BAD)}'
-                 f'{box(titles[1], correct, GOOD)}</div>'), metadata={"text/plain": text})
+    page = f'<div style="display:flex;gap:12px">{box(titles[0], incorrect, BAD)}{box(titles[1], correct, GOOD)}</div>'
+    display({"text/html": page, "text/plain": text}, raw=True)
 
 
 class _Verdict:

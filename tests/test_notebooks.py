@@ -69,9 +69,10 @@ def test_clean_up_and_checklist(notebook: nbformat.NotebookNode) -> None:
     assert "lab.delete_prefix(" in source(notebook, "code")
 
 
-def test_stored_outputs_are_clean(notebook: nbformat.NotebookNode) -> None:
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
+def test_stored_outputs_are_clean(path: Path) -> None:
     """Every code cell was run, in order, and no stored output is an error or a warning."""
-    code = [c for c in notebook.cells if c.cell_type == "code"]
+    code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
     counts = [c.execution_count for c in code]
     assert None not in counts, "some code cells were committed without being run"
     assert counts == sorted(counts), "cells were run out of order"
@@ -80,3 +81,14 @@ def test_stored_outputs_are_clean(notebook: nbformat.NotebookNode) -> None:
             assert out.output_type != "error", f"stored error in cell: {cell.source[:60]!r}"
             assert not (out.output_type == "stream" and out.name == "stderr"), \
                 f"stored stderr (a warning?) in cell: {cell.source[:60]!r}"
+
+
+@pytest.mark.parametrize("path", RULE_NOTEBOOKS, ids=[nb.stem for nb in RULE_NOTEBOOKS])
+def test_navigation_links(path: Path) -> None:
+    """The title cell links to the previous notebook, and every notebook it links to exists."""
+    first = nbformat.read(path, as_version=4).cells[0].source
+    links = re.findall(r"\]\((\d\d-[\w-]+\.ipynb)\)", first)
+    previous = next(nb.name for nb in NOTEBOOKS if int(nb.name[:2]) == int(path.name[:2]) - 1)
+    assert previous in links, f"no link back to {previous}"
+    for link in links:
+        assert (path.parent / link).exists(), f"dead link to {link}"
