@@ -1,0 +1,65 @@
+"""Notebook 08's exercise checks: each says what is right and what is missing."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import redis
+
+from ..show import check
+from ..streams import age_pending
+
+
+def recover(r: redis.Redis, prefix: str, recover_fn: Callable[..., object]) -> bool:
+    """Notebook 08: take over a dead consumer's idle messages, dead-letter the one delivered too often."""
+    stream, dlq, group = f"{prefix}exercise:orders", f"{prefix}exercise:orders:dead", "billing"
+    r.delete(stream, dlq)
+    r.xgroup_create(stream, group, id="0", mkstream=True)
+    ids = [r.xadd(stream, {"order": str(i)}) for i in range(12)]
+    r.xreadgroup(group, "alive", {stream: ">"}, count=5)           # m0..m4: a live worker, busy right now
+    r.xreadgroup(group, "dead", {stream: ">"}, count=6)            # m5..m10: a worker that died
+    age_pending(r, stream, group, "dead", ids[5:10], idle_ms=120_000)
+    age_pending(r, stream, group, "dead", ids[10:11], idle_ms=120_000, deliveries=3)  # m10: the poison message
+    try:
+        recover_fn(r, stream, group, "rescuer", 60_000, 3, dlq)
+    except Exception as exc:  # a learner's half-written function: say what broke, don't stop Run All
+        r.delete(stream, dlq)
+        return check([(False, f"recover raised {type(exc).__name__}: {exc}")])
+    owners = {p["message_id"]: p["consumer"] for p in r.xpending_range(stream, group, "-", "+", 100)}
+    dead_letters = [fields for _, fields in r.xrange(dlq)] if r.exists(dlq) else []
+    ok = check([
+        (all(owners.get(i) == "rescuer" for i in ids[5:10]),
+         "the dead worker's 5 idle messages now belong to 'rescuer' (XCLAIM / XAUTOCLAIM with a min idle time)"),
+        (all(owners.get(i) == "alive" for i in ids[:5]),
+         "the live worker's 5 recent messages were left alone (they are not idle long enough)"),
+        (ids[10] not in owners, "the poison message (delivered 3 times) is no longer pending: it was acknowledged"),
+        (any(f.get("order") == "10" for f in dead_letters),
+         f"the poison message is in the dead-letter stream with its fields ({len(dead_letters)} entries there)"),
+        (ids[11] not in owners, "a message never delivered is not recovery's business (it stays for '>' readers)"),
+    ])
+    r.delete(stream, dlq)
+    return ok
+
+
+def idempotent(r: redis.Redis, prefix: str, apply_payment: Callable[..., object]) -> bool:
+    """Notebook 08: a consumer whose work is applied once per event, however often the event is delivered."""
+    account, seen = f"{prefix}exercise:account", f"{prefix}exercise:seen:"
+    lab_keys = list(r.scan_iter(match=f"{seen}*")) + [account]
+    r.delete(*lab_keys)
+    deliveries = ["e1", "e2", "e2", "e3", "e1", "e3", "e3", "e4"]   # at-least-once: redeliveries happen
+    amounts = {"e1": 10, "e2": 20, "e3": 30, "e4": 40}
+    try:
+        for event_id in deliveries:
+            apply_payment(r, f"{seen}{event_id}", account, amounts[event_id])
+    except Exception as exc:  # a learner's half-written function: say what broke, don't stop Run All
+        return check([(False, f"apply_payment raised {type(exc).__name__}: {exc}")])
+    balance = int(r.hget(account, "balance") or 0)
+    markers = list(r.scan_iter(match=f"{seen}*"))
+    ttls = [r.ttl(k) for k in markers]
+    ok = check([
+        (balance == 100, f"8 deliveries of 4 payments add 100 to the balance (found: {balance}) — each once"),
+        (len(markers) == 4, f"one 'seen' marker per event ({len(markers)} found)"),
+        (bool(ttls) and all(t > 0 for t in ttls), "the markers expire (a TTL), so they do not pile up for ever"),
+    ])
+    r.delete(*markers, account)
+    return ok
