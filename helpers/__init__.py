@@ -2,13 +2,13 @@
 
 from .errors import LabError, explain
 from .keys import delete_prefix, key_prefix, memory_of
-from .measure import CORRECT, INCORRECT, compare, latency_probe, net_bytes, ratio, scale, table, time_it
+from .measure import CORRECT, INCORRECT, compare, latency_probe, net_bytes, race, ratio, scale, table, time_it
 from .server import cli, connect, describe, has, lab_source, require, start_server
 from .show import bars, check, panel, plain, style, verdict
 from . import ledger
 
 __all__ = [
     "LabError", "explain", "delete_prefix", "key_prefix", "memory_of", "CORRECT", "INCORRECT", "compare",
-    "latency_probe", "net_bytes", "ratio", "scale", "table", "time_it", "cli", "connect", "describe", "has",
+    "latency_probe", "net_bytes", "race", "ratio", "scale", "table", "time_it", "cli", "connect", "describe", "has",
     "lab_source", "require", "start_server", "bars", "check", "panel", "plain", "style", "verdict", "ledger",
 ]

@@ -28,7 +28,7 @@ def record(notebook: str, claim: str, measured: float, unit: str, holds: bool | 
     if not server and _server.last_server is not None:
         server = f"Redis {_server.last_server.version}"
     entry = {"notebook": notebook, "claim": claim, "guide": guide, "measured": round(float(measured), 4),
-             "unit": unit, "holds": holds, "server": server, "scale": os.environ.get("LAB_SCALE", "full"),
+             "unit": unit, "holds": None if holds is None else bool(holds), "server": server, "scale": os.environ.get("LAB_SCALE", "full"),
              "at": time.strftime("%Y-%m-%dT%H:%M:%S")}
     target = path()
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -160,3 +160,21 @@ def net_bytes(r, fn: Callable[[], object], *, times: int = 50) -> float:
         return counters() - before
 
     return (total(fn) - total(lambda: None)) / times
+
+
+def race(clients: list, step: Callable[[object], object], *, times: int) -> None:
+    """Run `step(client)` `times` times in one thread per client, all released at the same moment."""
+    import threading
+
+    start = threading.Barrier(len(clients))
+
+    def worker(client: object) -> None:
+        start.wait()
+        for _ in range(times):
+            step(client)
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
