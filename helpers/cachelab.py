@@ -1,4 +1,5 @@
-"""Notebook 02's plumbing: cache workloads replayed against eviction policies, a stampede harness, a memory check."""
+"""Cache plumbing: notebook 02's workloads replayed against eviction policies, a stampede harness, a memory check;
+notebook 07's semantic cache shared by two tenants."""
 
 from __future__ import annotations
 
@@ -50,6 +51,22 @@ def replay(client: redis.Redis, keys: np.ndarray, *, value_bytes: int = 1000, tt
     return np.array([o if isinstance(o, int) else -1 for o in outcomes])
 
 
+def fill_side_by_side(clients: dict[str, redis.Redis], *, batches: int, per_batch: int = 1000,
+                      value_bytes: int = 1000) -> pd.DataFrame:
+    """Write the same 1 KB cache entries to every server, batch by batch; used_memory (MB) of each after each batch."""
+    rows = []
+    for batch in range(1, batches + 1):
+        row = {"entries written": batch * per_batch}
+        for label, client in clients.items():
+            pipe = client.pipeline(transaction=False)
+            for i in range(per_batch):
+                pipe.set(f"cache:{batch}:{i}", "x" * value_bytes)
+            pipe.execute()
+            row[label] = client.info("memory")["used_memory"] / 2**20
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("entries written")
+
+
 def policy_run(client: redis.Redis, policy: str, keys: np.ndarray, *, ttl: int = 0) -> dict:
     """Empty the (private!) server, set `policy`, replay `keys`; hit ratio over the second half, OOMs, evictions."""
     client.flushall()
@@ -71,11 +88,13 @@ class SlowSource:
 
     def __init__(self, seconds: float = 0.1):
         self.seconds, self.calls, self.running, self.peak = seconds, 0, 0, 0
+        self.starts: list[float] = []
         self._lock = threading.Lock()
 
     def __call__(self) -> str:
         with self._lock:
             self.calls += 1
+            self.starts.append(time.monotonic())
             self.running += 1
             self.peak = max(self.peak, self.running)
         time.sleep(self.seconds)  # the database query, or the model call
@@ -86,6 +105,12 @@ class SlowSource:
     def reset(self) -> None:
         """Forget the calls so far (after warming the cache)."""
         self.calls = self.peak = 0
+        self.starts = []
+
+    def rounds(self, quiet: float = 0.5) -> int:
+        """How many separate bursts of computation there were (calls more than `quiet` s apart start a new one):
+        for a cache-aside reader, how many times the key was found missing or stale."""
+        return int(sum(1 for a, b in zip([-np.inf] + self.starts, self.starts) if b - a > quiet))
 
 
 def hammer(readers: dict[str, Callable[[], object]], *, threads: int, seconds: float,
@@ -108,6 +133,35 @@ def hammer(readers: dict[str, Callable[[], object]], *, threads: int, seconds: f
     for w in workers:
         w.join()
     return errors
+
+
+def stampede(readers: dict[str, Callable[[SlowSource], object]], *, compute_seconds: float, threads: int,
+             seconds: float, pause: float) -> pd.DataFrame:
+    """Warm each strategy's key, then hammer all strategies at once; per strategy, how often its computation ran.
+
+    `readers` maps a strategy to a read that takes the computation to call on a miss (a fresh SlowSource each).
+    """
+    sources = {name: SlowSource(compute_seconds) for name in readers}
+    bound = {name: (lambda read=read, source=sources[name]: read(source)) for name, read in readers.items()}
+    for name, read in bound.items():  # warm every key first: the experiment is about expiry, not a cold start
+        read()
+        sources[name].reset()
+    failed = hammer(bound, threads=threads, seconds=seconds, pause=pause)
+    table = pd.DataFrame({"recomputations": [s.calls for s in sources.values()],
+                          "rounds of recomputation": [s.rounds() for s in sources.values()],
+                          "most at once": [s.peak for s in sources.values()],
+                          "failed reads": [failed[name] for name in sources]}, index=list(sources))
+    table["per round"] = table["recomputations"] / table["rounds of recomputation"].clip(lower=1)
+    return table
+
+
+def busiest_expiry(client: redis.Redis, keys: list[str], window: float = 10) -> int:
+    """How many of `keys` expire in the busiest `window` seconds, from their PTTLs."""
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.pttl(key)
+    expiry_s = np.array(pipe.execute()) / 1000
+    return int(np.bincount((expiry_s // window).astype(int)).max())
 
 
 def with_globals(fn: Callable, **names: object) -> Callable:
@@ -173,3 +227,62 @@ def drift_run(caches: dict[str, tuple[redis.Redis, int | None]], *, ticks: int =
                          "stale reads (%)": 100 * stale / reads})
         time.sleep(tick_seconds)
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- notebook 07: two tenants, one semantic cache
+
+
+def with_context(context: str, question: str) -> str:
+    """The guide's cache key: the context pasted in front of the question."""
+    return f"Context: {context}\nQuestion: {question}"
+
+
+def tenant_lookups(r: redis.Redis, prefix: str, vectorizer, entries: list[dict], contexts: dict[str, str],
+                   threshold: float) -> pd.DataFrame:
+    """Each tenant's paraphrases and hard negatives asked of three caches; outcomes per cache (right/miss/wrong).
+
+    Every tenant stores every entry's answer as "[tenant] answer". The caches: one shared without a filter, one keyed
+    by the guide's context-in-the-prompt, one shared with a `tenant` tag filter on every lookup.
+    """
+    from redisvl.extensions.cache.llm import SemanticCache
+    from redisvl.query.filter import Tag
+
+    from . import embed
+
+    lookups = [(tenant, e, asked, should_hit) for tenant in contexts for e in entries
+               for asked, should_hit in [(p, True) for p in e["paraphrases"]] + [(n, False) for n in e["negatives"]]]
+    stored = [(tenant, e) for tenant in contexts for e in entries]
+    # Embedded in batches, once, cached on disk: the caches below get vectors, not text to embed one by one.
+    plain_vectors = embed.embed_cached([e["prompt"] for _, e in stored])
+    context_vectors = embed.embed_cached([with_context(contexts[t], e["prompt"]) for t, e in stored])
+    asked_vectors = embed.embed_cached([asked for _, _, asked, _ in lookups])
+    asked_context_vectors = embed.embed_cached([with_context(contexts[t], asked) for t, _, asked, _ in lookups])
+
+    shared = SemanticCache(name=f"{prefix}tenantcache", distance_threshold=threshold, vectorizer=vectorizer,
+                           redis_client=r, overwrite=True, filterable_fields=[{"name": "tenant", "type": "tag"}])
+    prefixed = SemanticCache(name=f"{prefix}ctxcache", distance_threshold=threshold, vectorizer=vectorizer,
+                             redis_client=r, overwrite=True)
+    try:
+        for (tenant, e), plain, in_context in zip(stored, plain_vectors, context_vectors):
+            shared.store(e["prompt"], f"[{tenant}] {e['answer']}", vector=plain.tolist(), filters={"tenant": tenant})
+            prefixed.store(with_context(contexts[tenant], e["prompt"]), f"[{tenant}] {e['answer']}",
+                           vector=in_context.tolist())
+        tally: dict[str, list[str]] = {"❌ shared cache, no filter": [], "❌ context prepended to the prompt": [],
+                                       "✅ tenant filter": []}
+        for (tenant, e, _, should_hit), vector, context_vector in zip(lookups, asked_vectors, asked_context_vectors):
+            for label, hits in [
+                ("❌ shared cache, no filter", shared.check(vector=vector.tolist())),
+                ("❌ context prepended to the prompt", prefixed.check(vector=context_vector.tolist())),
+                ("✅ tenant filter", shared.check(vector=vector.tolist(), filter_expression=Tag("tenant") == tenant)),
+            ]:
+                if not should_hit:
+                    tally[label].append("wrong" if hits else "right miss")
+                elif not hits:
+                    tally[label].append("miss")
+                else:
+                    tally[label].append("right" if hits[0]["response"] == f"[{tenant}] {e['answer']}" else "wrong")
+    finally:
+        shared.delete()
+        prefixed.delete()
+    table = pd.DataFrame({label: pd.Series(results).value_counts() for label, results in tally.items()}).T
+    return table.reindex(columns=["right", "right miss", "miss", "wrong"]).fillna(0).astype(int)

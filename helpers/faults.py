@@ -137,6 +137,16 @@ def bounded(fn: Callable[[], object], guard: float) -> Outcome:
     return Outcome(str(box["result"]), float(box["seconds"]), str(box.get("detail", "")))
 
 
+def time_to_failure(make: Callable[[int], object], endpoint: str, *, guard: float = 15) -> dict:
+    """Time one GET from the client `make(port)` returns against a broken `endpoint` ('blackhole': accepts and never
+    answers; 'backlog': connect never completes; 'refused': nothing listens); the blackhole counts the attempts."""
+    with Blackhole() as hole, FullBacklog() as full:
+        port = {"blackhole": hole.port, "backlog": full.port, "refused": None}[endpoint] or closed_port()
+        result = bounded(lambda: make(port).get("key"), guard=guard)
+        attempts = hole.settle() if endpoint == "blackhole" else None
+    return {"time to failure (s)": result.seconds, "attempts reaching the server": attempts, "error": result.result}
+
+
 class LatencyProxy(Relay):
     """A Relay to `target_port` that delays every chunk by `delay` seconds each way (a network hop)."""
 

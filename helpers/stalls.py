@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
 from typing import Callable, NamedTuple
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import redis
 
 from .measure import latency_probe
+from .show import BAD, GOOD, plain
+
+
+# Builds a set, a hash and a list of members ARGV[1]..ARGV[2] server-side (one EVAL per slice, no round trip per item).
+_BUILD = """for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do
+  redis.call('SADD', KEYS[1], 'member:' .. i); redis.call('HSET', KEYS[2], 'field:' .. i, 'v')
+  redis.call('RPUSH', KEYS[3], 'item:' .. i) end"""
+
+
+def build_big(client: redis.Redis, keys: int, items: int, *, slice_size: int = 100_000) -> int:
+    """Fill a private server with `DEBUG POPULATE` (user:0 … user:keys-1) and big:set/hash/list of `items` members;
+    needs `enable-debug-command`. Returns the key count."""
+    client.execute_command("DEBUG", "POPULATE", keys, "user")
+    for first in range(1, items + 1, slice_size):  # slices that stay well under a 5 s socket timeout
+        client.eval(_BUILD, 3, "big:set", "big:hash", "big:list", first, min(first + slice_size - 1, items))
+    return client.dbsize()
 
 
 class Step(NamedTuple):
@@ -54,3 +73,63 @@ def run_under_probe(client: redis.Redis, url: str, steps: list[Step], *, gap: fl
         seen = during(pings, row["start"], row["end"])["latency (ms)"]
         row["probe worst (ms)"], row["probe p99 (ms)"] = seen.max(), seen.quantile(0.99)
     return pd.DataFrame(rows).set_index("pattern"), pings
+
+
+def plot_pairs(pings: pd.DataFrame, steps: pd.DataFrame, pairs: list[tuple[str, str, str]], title: str) -> plt.Figure:
+    """One panel per (name, ❌ label, ✅ label): the probe's PINGs during each step, the ❌ step's worst one labelled."""
+    fig, axes = plt.subplots(1, len(pairs), figsize=(13, 3.3), sharey=True)
+    for ax, (_, bad, good) in zip(axes, pairs):
+        for label, colour in [(bad, BAD), (good, GOOD)]:
+            seen = during(pings, steps.loc[label, "start"], steps.loc[label, "end"])
+            ax.scatter(seen["t (s)"] - steps.loc[label, "start"], seen["latency (ms)"], s=4, color=colour)
+        stall = during(pings, steps.loc[bad, "start"], steps.loc[bad, "end"]).nlargest(1, "latency (ms)")
+        ax.annotate(f"{stall['latency (ms)'].iloc[0]:.0f} ms", (stall["t (s)"].iloc[0] - steps.loc[bad, "start"],
+                    stall["latency (ms)"].iloc[0]), xytext=(6, -3), textcoords="offset points", fontsize=8)
+        ax.set(yscale="log", xlabel="s since the call began")
+        ax.set_title(plain(f"{bad[2:]} vs {good[2:]}"), fontsize=8)
+    axes[0].set_ylabel("probe PING latency, ms\n(log; lower is better)")
+    fig.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=BAD, label=plain("❌ one-shot command")),
+                        plt.Line2D([], [], marker="o", ls="", color=GOOD, label=plain("✅ incremental alternative"))],
+               loc="lower center", ncol=2)
+    fig.suptitle(title, fontweight="bold")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def crowd(make_pool: Callable[[], redis.ConnectionPool], threads: int = 4, hold: float = 0.3) -> dict:
+    """`threads` clients each hold a pooled connection for `hold` s (BLPOP on an empty list), all at once; how each
+    call ended, and the seconds until the last one finished."""
+    shared = make_pool()
+    outcomes: list[str] = []
+    gate = threading.Barrier(threads)
+
+    def worker() -> None:
+        gate.wait()
+        try:
+            redis.Redis(connection_pool=shared).blpop(["empty:list"], timeout=hold)
+            outcomes.append("ok")
+        except redis.ConnectionError as exc:  # a pool that is full refuses: that is what is counted
+            outcomes.append(f"ConnectionError: {exc}")
+    crew = [threading.Thread(target=worker) for _ in range(threads)]
+    start = time.perf_counter()
+    for t in crew:
+        t.start()
+    for t in crew:
+        t.join()
+    shared.disconnect()
+    return {"outcomes": dict(sorted(Counter(outcomes).items())), "seconds": time.perf_counter() - start}
+
+
+def serve(get_user: Callable[[int], object], admin: redis.Redis, requests: int, threads: int) -> tuple[float, int]:
+    """(seconds, connections the server behind `admin` accepted) for `requests` calls of `get_user` over `threads`."""
+    def worker() -> None:
+        for i in range(requests // threads):
+            get_user(i % 100)
+    crew = [threading.Thread(target=worker) for _ in range(threads)]
+    before = admin.info("stats")["total_connections_received"]
+    start = time.perf_counter()
+    for t in crew:
+        t.start()
+    for t in crew:
+        t.join()
+    return time.perf_counter() - start, admin.info("stats")["total_connections_received"] - before

@@ -31,3 +31,36 @@ def test_with_globals_rebinds_only_the_named_globals() -> None:
 
     rebound = cachelab.with_globals(read, r="private", suffix="!")
     assert rebound() == "private!"
+
+
+def test_slow_source_counts_rounds_of_computation() -> None:
+    """Calls close together are one round; a quiet gap starts the next."""
+    source = cachelab.SlowSource(0.0)
+    source.starts = [0.0, 0.01, 0.05, 1.0, 1.02, 3.0]
+    assert source.rounds(quiet=0.5) == 3
+    source.reset()
+    assert source.rounds() == 0
+
+
+def test_busiest_expiry_counts_keys_per_window() -> None:
+    """Keys with the same TTL expire in one window; spread TTLs do not."""
+    with lab.start_server(name="t-expiry", modules=False) as server:
+        client = server.client()
+        for i in range(30):
+            client.set(f"same:{i}", 1, ex=3605)  # mid-window, so no key straddles two
+            client.set(f"spread:{i}", 1, ex=3000 + 20 * i)
+        assert cachelab.busiest_expiry(client, [f"same:{i}" for i in range(30)]) == 30
+        assert cachelab.busiest_expiry(client, [f"spread:{i}" for i in range(30)]) == 1
+
+
+def test_stampede_counts_each_strategys_computations() -> None:
+    """A reader that always computes is counted on every read; one that caches computes only to warm up."""
+    cache: dict[str, str] = {}
+
+    def cached(compute) -> str:
+        return cache.get("k") or cache.setdefault("k", compute())
+
+    table = cachelab.stampede({"always": lambda compute: compute(), "cached": cached}, compute_seconds=0.0,
+                              threads=2, seconds=0.2, pause=0.01)
+    assert table.loc["always", "recomputations"] > 10 and table.loc["always", "failed reads"] == 0
+    assert table.loc["cached", "recomputations"] == 0 and table.loc["cached", "rounds of recomputation"] == 0

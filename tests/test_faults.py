@@ -47,3 +47,13 @@ def test_latency_proxy_adds_its_delay_per_round_trip_not_per_command() -> None:
         assert one >= 0.04, "a round trip pays the delay both ways"
         assert batch < 10 * one, "a pipeline pays the delay about once, not 200 times"
         assert client.get("k199") == b"199"
+
+
+def test_time_to_failure_per_endpoint() -> None:
+    """A refused connect fails at once; a hung server holds the call for the socket timeout, once per attempt."""
+    refused = faults.time_to_failure(lambda p: redis.Redis(host="127.0.0.1", port=p, retry=None), "refused")
+    assert refused["error"] == "ConnectionError" and refused["attempts reaching the server"] is None
+    hung = faults.time_to_failure(
+        lambda p: redis.Redis(host="127.0.0.1", port=p, socket_timeout=0.1, retry=None), "blackhole")
+    assert hung["error"] == "TimeoutError" and hung["attempts reaching the server"] == 1
+    assert hung["time to failure (s)"] >= 0.1
