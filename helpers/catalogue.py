@@ -17,7 +17,9 @@ from typing import Iterable
 import redis
 from tqdm import tqdm
 
-from .search import index_memory, search_ids, wait_indexed  # noqa: F401 - notebook 05 calls them from here
+from .keys import memory_of
+from .search import (build_index, index_memory, profile_iterators, search_ids,  # noqa: F401 - for notebook 05
+                     wait_indexed)
 
 SEED = 20240601
 
@@ -196,3 +198,35 @@ def flatten(doc: dict, prefix: str = "") -> dict[str, str | int | float]:
         else:
             flat[prefix + name] = value
     return flat
+
+
+def bytes_per_layout(r: redis.Redis, prefix: str, docs: list[dict]) -> dict[str, float]:
+    """Store each doc as a hash (flattened), a JSON document and a JSON string; mean MEMORY USAGE per doc of each."""
+    pipe = r.pipeline(transaction=False)
+    for i, doc in enumerate(docs):
+        pipe.hset(f"{prefix}hash:{i}", mapping=flatten(doc))
+        pipe.json().set(f"{prefix}json:{i}", "$", doc)
+        pipe.set(f"{prefix}str:{i}", json.dumps(doc))
+    pipe.execute()
+    return {layout: memory_of(r, f"{prefix}{kind}:*")[0] / len(docs)
+            for layout, kind in [("Hash", "hash"), ("JSON", "json"), ("JSON string", "str")]}
+
+
+def interleaved_writes(r: redis.Redis, docs: list[str], prefixes: dict[str, str], *,
+                       rounds: int = 9) -> dict[str, list[tuple[float, float]]]:
+    """Pipelined JSON.SET of `docs` under each prefix, round after round in alternating order, the first round a
+    warm-up; per label, (client seconds, server µs per JSON.SET) of each round. Resets the server's stats: use a
+    private server."""
+    samples: dict[str, list[tuple[float, float]]] = {label: [] for label in prefixes}
+    for round_ in range(rounds):
+        for label in list(prefixes) if round_ % 2 == 0 else list(prefixes)[::-1]:
+            r.config_resetstat()
+            started = time.perf_counter()
+            pipe = r.pipeline(transaction=False)
+            for i, doc in enumerate(docs):
+                pipe.execute_command("JSON.SET", f"{prefixes[label]}{i}", "$", doc)
+            pipe.execute()
+            sample = time.perf_counter() - started, float(r.info("commandstats")["cmdstat_json.set"]["usec_per_call"])
+            if round_:                     # the first round creates the keys: a warm-up, not a sample
+                samples[label].append(sample)
+    return samples

@@ -45,3 +45,24 @@ def index_memory(r: redis.Redis, index: str) -> dict[str, float]:
     parts = {name: float(info[name]) for name in MEMORY_PARTS}
     parts["total_index_memory_sz_mb"] = float(info["total_index_memory_sz_mb"])
     return parts
+
+
+def build_index(r: redis.Redis, name: str, prefix: str, schema: list, *, on: str = "JSON") -> tuple[float, dict]:
+    """Create `name` over the keys already under `prefix` and wait for its scan; (seconds, its FT.INFO)."""
+    started = time.perf_counter()
+    r.execute_command("FT.CREATE", name, "ON", on, "PREFIX", 1, prefix, "SCHEMA", *schema)
+    info = wait_indexed(r, name)
+    return time.perf_counter() - started, info
+
+
+def profile_iterators(r: redis.Redis, index: str, query: str, *, dialect: int = 2) -> list[tuple[str, str, int]]:
+    """(type, term, documents counted) of each iterator FT.PROFILE reports, breadth first (times left out)."""
+    profile = r.execute_command("FT.PROFILE", index, "SEARCH", "QUERY", query, "LIMIT", 0, 0, "DIALECT", dialect)
+    tree = profile["profile"]["Iterators profile"]     # RESP3, which redis-py 8 speaks by default
+    nodes = tree if isinstance(tree, list) else [tree]
+    rows = []
+    while nodes:
+        node = nodes.pop(0)
+        rows.append((node.get("Type"), node.get("Term", ""), node.get("Counter")))
+        nodes += node.get("Child iterators", [])
+    return rows

@@ -171,3 +171,24 @@ def build_prompt(question: str, hits: list[dict]) -> str:
                           for n, h in enumerate(hits, 1))
     return ("Answer the question using only the sources below. Cite them as [n]. If they do not contain the answer, "
             f"say so.\n\n{context}\n\nQuestion: {question}")
+
+
+def ann_schema(name: str, algorithm: str, dims: int, **params) -> dict:
+    """A RedisVL hash schema `name` (prefix `name:`): one float32 cosine vector field, FLAT or HNSW plus `params`."""
+    attrs = {"dims": dims, "distance_metric": "cosine", "algorithm": algorithm, "datatype": "float32", **params}
+    return {"index": {"name": name, "prefix": f"{name}:", "storage_type": "hash"},
+            "fields": [{"name": "embedding", "type": "vector", "attrs": attrs}]}
+
+
+def build_ann(r: redis.Redis, schema: dict, vectors: np.ndarray):
+    """Create the index (dropping an old one), then load `vectors` into it; (the SearchIndex, seconds of the load)."""
+    from redisvl.index import SearchIndex
+
+    index = SearchIndex.from_dict(schema, redis_client=r)
+    index.create(overwrite=True, drop=True)
+    wait_indexed(r, index.name, 0)     # let the creation scan finish first, or keys loaded now get indexed twice
+    seconds = load_vectors(r, index.prefix, vectors)
+    info = wait_indexed(r, index.name, len(vectors))
+    if int(info["max_doc_id"]) != len(vectors):
+        raise AssertionError(f"{index.name}: max_doc_id {info['max_doc_id']}, expected each vector indexed once")
+    return index, seconds

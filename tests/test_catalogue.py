@@ -62,3 +62,17 @@ def test_wait_indexed_gives_up_with_a_clear_error(server: RedisServer) -> None:
     """An unknown index is the server's error, not a hang."""
     with pytest.raises(redis.ResponseError):
         catalogue.wait_indexed(server.client(), "no-such-index", timeout=0.1)
+
+
+def test_layouts_profile_build_and_writes(server: RedisServer) -> None:
+    """Three layouts measured, FT.PROFILE read, an index built over loaded keys, interleaved writes sampled."""
+    r = server.client()
+    sizes = catalogue.bytes_per_layout(r, "lay:", catalogue.products(20))
+    assert set(sizes) == {"Hash", "JSON", "JSON string"} and all(v > 0 for v in sizes.values())
+    catalogue.load_json(r, "b:", catalogue.products(100))
+    seconds, info = catalogue.build_index(r, "b", "b:", ["$.status", "AS", "status", "TAG"])
+    assert seconds > 0 and int(info["num_docs"]) == 100
+    rows = catalogue.profile_iterators(r, "b", "@status:{in stock}")
+    assert rows[0][0] == "TAG" and rows[0][2] == len(catalogue.search_ids(r, "b", "@status:{in stock}"))
+    samples = catalogue.interleaved_writes(r, ['{"a": 1}'] * 10, {"x": "w:x:", "y": "w:y:"}, rounds=3)
+    assert [len(s) for s in samples.values()] == [2, 2] and all(us > 0 for s in samples.values() for _, us in s)

@@ -90,3 +90,17 @@ def test_docstring_corpus_is_stable() -> None:
     """Same paragraphs in the same order every run (the embedding cache is keyed on them)."""
     assert vectors.docstring_paragraphs(200) == vectors.docstring_paragraphs(200)
     assert len(set(vectors.docstring_paragraphs(200))) == 200
+
+
+def test_build_ann_indexes_every_vector_once() -> None:
+    """ann_schema + build_ann on a private server: every vector indexed once, and FLAT finds a vector itself."""
+    from helpers.server import start_server
+
+    base = np.random.default_rng(6).standard_normal((50, 8)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    with start_server(name="test-vectors") as server:
+        r = server.client()
+        for algorithm, params in [("flat", {}), ("hnsw", {"m": 8, "ef_construction": 50})]:
+            index, seconds = vectors.build_ann(r, vectors.ann_schema(f"t{algorithm}", algorithm, 8, **params), base)
+            assert seconds > 0 and int(r.ft(index.name).info()["num_docs"]) == 50
+        assert vectors.knn(r, "tflat", base[7], 1) == [7]
