@@ -267,7 +267,7 @@ def fanout_latency(r: redis.Redis, prefix: str, *, readers: int, events: int) ->
     r.delete(stream)
     frame = pd.DataFrame({"µs to reach all readers (median)": [statistics.median(pubsub_us),
                                                                 statistics.median(stream_us)],
-                          "bytes kept on the server afterwards": [0, retained]},
+                          "bytes kept on the server afterwards": ["(nothing is stored)", retained]},
                          index=["Pub/Sub: PUBLISH", "Stream: XADD + XREAD per reader"])
     return frame
 
@@ -393,19 +393,40 @@ for entry in pending:
 }
 
 
-def stuck_scenario(r: redis.Redis, stream: str, group: str, *, busy: int = 10, stale: int = 5) -> list[str]:
-    """A pending list where `busy` recent deliveries (a live worker) come before `stale` ones of a dead worker.
+def stuck_scenario(r: redis.Redis, stream: str, group: str, *, busy: int = 10, stale: int = 5,
+                   dead_first: bool = True) -> list[str]:
+    """A pending list with `busy` recent deliveries of a live worker and `stale` ones of a dead worker.
 
-    Returns the dead worker's entry IDs. The stale entries are made 120 s idle with XCLAIM IDLE, so nobody waits.
+    `dead_first` (the usual order) gives the dead worker the lower IDs: it read, then died, then the live worker went
+    on. Otherwise the live worker holds the `busy` lower IDs (a backlog it is still working through) and the dead
+    worker's entries come after them. Returns the dead worker's entry IDs; they are made 120 s idle with XCLAIM IDLE,
+    so nobody waits.
     """
     r.delete(stream)
     r.xgroup_create(stream, group, id="0", mkstream=True)
     for i in range(busy + stale):
         r.xadd(stream, {"type": "order_created", "order_id": str(20000 + i)})
-    r.xreadgroup(group, "worker-3", {stream: ">"}, count=busy)       # alive, working on these right now
-    dead = [entry_id for entry_id, _ in r.xreadgroup(group, "worker-1", {stream: ">"}, count=stale)[0][1]]
+    dead: list[str] = []
+    for consumer, count in ([("worker-1", stale), ("worker-3", busy)] if dead_first
+                            else [("worker-3", busy), ("worker-1", stale)]):
+        entries = r.xreadgroup(group, consumer, {stream: ">"}, count=count)[0][1]
+        if consumer == "worker-1":
+            dead = [entry_id for entry_id, _ in entries]
     age_pending(r, stream, group, "worker-1", dead, idle_ms=120_000)
     return dead
+
+
+def late_subscriber_gets(r: redis.Redis, channel: str, *, wait: float = 0.3) -> int:
+    """Messages a subscriber that joins `channel` now receives within `wait` s (what was published before it joined)."""
+    sub = r.pubsub()
+    sub.subscribe(channel)
+    sub.get_message(timeout=2)                     # the subscription's confirmation
+    received, deadline = 0, time.monotonic() + wait
+    while time.monotonic() < deadline:
+        message = sub.get_message(timeout=0.05)
+        received += bool(message and message["type"] == "message")
+    sub.close()
+    return received
 
 
 def read_all(r: redis.Redis, stream: str, *, count: int = 500) -> int:

@@ -22,3 +22,26 @@ def test_delivery_accounting_is_exact(lab_url: str) -> None:
 def test_run_guide_reports_the_error_instead_of_raising() -> None:
     names, status = streams.run_guide("x = 1\ny = undefined_name", port=1)
     assert names["x"] == 1 and status == "NameError: name 'undefined_name' is not defined"
+
+
+def test_stuck_scenario_orders_the_dead_workers_entries(lab_url: str) -> None:
+    """dead_first gives the dead worker the lowest IDs; otherwise the live worker's come first by ID."""
+    r = redis.Redis.from_url(lab_url, decode_responses=True)
+    stream, group = "test-streams:stuck", "g"
+    for dead_first in (True, False):
+        dead = streams.stuck_scenario(r, stream, group, busy=10, stale=5, dead_first=dead_first)
+        pending = r.xpending_range(stream, group, "-", "+", 10)   # what the guide's count=10 snippet looks at
+        seen = {p["message_id"] for p in pending}
+        assert len(dead) == 5 and all(p["consumer"] == "worker-1" for p in r.xpending_range(stream, group, "-", "+", 100)
+                                      if p["message_id"] in dead)
+        assert (set(dead) <= seen) is dead_first
+        assert min(p["time_since_delivered"] for p in r.xpending_range(stream, group, "-", "+", 100)
+                   if p["message_id"] in dead) >= 120_000
+    r.delete(stream)
+
+
+def test_late_subscriber_gets_nothing_published_before(lab_url: str) -> None:
+    r = redis.Redis.from_url(lab_url, decode_responses=True)
+    for i in range(50):
+        r.publish("test-streams:late", i)
+    assert streams.late_subscriber_gets(r, "test-streams:late", wait=0.2) == 0

@@ -15,11 +15,14 @@ def recover(r: redis.Redis, prefix: str, recover_fn: Callable[..., object]) -> b
     stream, dlq, group = f"{prefix}exercise:orders", f"{prefix}exercise:orders:dead", "billing"
     r.delete(stream, dlq)
     r.xgroup_create(stream, group, id="0", mkstream=True)
-    ids = [r.xadd(stream, {"order": str(i)}) for i in range(12)]
-    r.xreadgroup(group, "alive", {stream: ">"}, count=5)           # m0..m4: a live worker, busy right now
-    r.xreadgroup(group, "dead", {stream: ">"}, count=6)            # m5..m10: a worker that died
-    age_pending(r, stream, group, "dead", ids[5:10], idle_ms=120_000)
-    age_pending(r, stream, group, "dead", ids[10:11], idle_ms=120_000, deliveries=3)  # m10: the poison message
+    # More than 10 live entries with lower IDs, so a look at only the first 10 pending entries finds none to recover.
+    live, dead = 12, 6
+    ids = [r.xadd(stream, {"order": str(i)}) for i in range(live + dead + 1)]
+    r.xreadgroup(group, "alive", {stream: ">"}, count=live)        # m0..m11: a live worker, busy right now
+    r.xreadgroup(group, "dead", {stream: ">"}, count=dead)         # m12..m17: a worker that died
+    idle, poison, never = ids[live:live + dead - 1], ids[live + dead - 1], ids[live + dead]
+    age_pending(r, stream, group, "dead", idle, idle_ms=120_000)
+    age_pending(r, stream, group, "dead", [poison], idle_ms=120_000, deliveries=3)  # m17: the poison message
     try:
         recover_fn(r, stream, group, "rescuer", 60_000, 3, dlq)
     except Exception as exc:  # a learner's half-written function: say what broke, don't stop Run All
@@ -28,14 +31,15 @@ def recover(r: redis.Redis, prefix: str, recover_fn: Callable[..., object]) -> b
     owners = {p["message_id"]: p["consumer"] for p in r.xpending_range(stream, group, "-", "+", 100)}
     dead_letters = [fields for _, fields in r.xrange(dlq)] if r.exists(dlq) else []
     ok = check([
-        (all(owners.get(i) == "rescuer" for i in ids[5:10]),
-         "the dead worker's 5 idle messages now belong to 'rescuer' (XCLAIM / XAUTOCLAIM with a min idle time)"),
-        (all(owners.get(i) == "alive" for i in ids[:5]),
-         "the live worker's 5 recent messages were left alone (they are not idle long enough)"),
-        (ids[10] not in owners, "the poison message (delivered 3 times) is no longer pending: it was acknowledged"),
-        (any(f.get("order") == "10" for f in dead_letters),
+        (all(owners.get(i) == "rescuer" for i in idle),
+         f"the dead worker's {len(idle)} idle messages now belong to 'rescuer' (XCLAIM / XAUTOCLAIM with a min idle "
+         f"time), though {live} pending entries of a live worker come before them by ID"),
+        (all(owners.get(i) == "alive" for i in ids[:live]),
+         f"the live worker's {live} recent messages were left alone (they are not idle long enough)"),
+        (poison not in owners, "the poison message (delivered 3 times) is no longer pending: it was acknowledged"),
+        (any(f.get("order") == str(live + dead - 1) for f in dead_letters),
          f"the poison message is in the dead-letter stream with its fields ({len(dead_letters)} entries there)"),
-        (ids[11] not in owners, "a message never delivered is not recovery's business (it stays for '>' readers)"),
+        (never not in owners, "a message never delivered is not recovery's business (it stays for '>' readers)"),
     ])
     r.delete(stream, dlq)
     return ok
