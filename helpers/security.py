@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import ssl
 import string
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+import pandas as pd
 import redis
 
 from .errors import LabError
+from .measure import compare, ratio, time_it
 from .relay import Relay
 from .server import RedisServer, free_port, start_server
 
@@ -140,6 +143,47 @@ def start_tls_server(certs: Certificates, *, password: str | None = None, auth_c
                 server.stop()
                 raise LabError(f"The TLS port of the private server did not answer ({exc}): see {server.log}.")
             time.sleep(0.01)
+
+
+def tls_cost(tls: TlsServer, *, round_trips: int, big_gets: int, new_connections: int) -> tuple[pd.DataFrame, float]:
+    """Plain port vs TLS port of one server: small GET, pipelined 1 MB GETs, new connections; (table, ssl context ms)."""
+    plain_client, tls_client = tls.client(tls=False), tls.client()
+    plain_bytes, tls_bytes = tls.client(tls=False, decode_responses=False), tls.client(decode_responses=False)
+    plain_client.set("small", "x" * 100)
+    plain_client.set("big", os.urandom(1024 * 1024))
+
+    def small_gets(client: redis.Redis) -> None:
+        for _ in range(round_trips):
+            client.get("small")
+
+    def bulk(client: redis.Redis) -> None:
+        pipe = client.pipeline(transaction=False)
+        for _ in range(big_gets):
+            pipe.get("big")
+        pipe.execute()
+
+    def connect(use_tls: bool) -> None:
+        for _ in range(new_connections):
+            client = tls.client(tls=use_tls)
+            client.ping()
+            client.close()
+
+    labels = ("plain", "TLS")
+    latency = compare(lambda: small_gets(plain_client), lambda: small_gets(tls_client), labels=labels,
+                      per=round_trips, unit="µs", repeat=7)
+    transfer = compare(lambda: bulk(plain_bytes), lambda: bulk(tls_bytes), labels=labels, unit="ms", repeat=7)
+    connecting = compare(lambda: connect(False), lambda: connect(True), labels=labels, per=new_connections, unit="ms",
+                         warmup=1, repeat=5)
+    context_ms = time_it(ssl.create_default_context, repeat=5).median * 1e3
+    for client in (plain_client, tls_client, plain_bytes, tls_bytes):
+        client.close()
+    megabytes_per_s = [big_gets / ms * 1e3 for ms in transfer["median (ms)"]]   # one value is 1 MB
+    table = pd.DataFrame({
+        "plain": [latency["median (µs)"].iloc[0], megabytes_per_s[0], connecting["median (ms)"].iloc[0]],
+        "TLS": [latency["median (µs)"].iloc[1], megabytes_per_s[1], connecting["median (ms)"].iloc[1]],
+    }, index=["small GET, µs (latency)", "1 MB values pipelined, MB/s", "new connection, ms"]).round(1)
+    table["TLS cost (×)"] = [round(1 / ratio(t), 2) for t in (latency, transfer, connecting)]  # TLS ÷ plain
+    return table, context_ms
 
 
 REASONS = ("CERTIFICATE_VERIFY_FAILED", "CERTIFICATE_REQUIRED", "Connection refused", "Connection reset",

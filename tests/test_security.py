@@ -54,6 +54,13 @@ def test_tls_cases(tls: security.TlsServer) -> None:
     assert no_cert.startswith("refused"), "tls-auth-clients defaults to yes"
 
 
+def test_tls_cost_compares_plain_and_tls_on_one_server(tls: security.TlsServer) -> None:
+    table, context_ms = security.tls_cost(tls, round_trips=20, big_gets=2, new_connections=2)
+    assert list(table.columns) == ["plain", "TLS", "TLS cost (×)"] and len(table) == 3
+    assert (table[["plain", "TLS"]] > 0).all().all() and context_ms > 0
+    assert table.loc["new connection, ms", "TLS cost (×)"] > 1, "a TLS handshake costs more than a TCP connect"
+
+
 def test_proxy_sees_plain_text_but_not_tls(tls: security.TlsServer) -> None:
     password = tls.server.password
     with security.LoggingProxy(tls.plain_port) as plain:
