@@ -6,7 +6,6 @@ Both are context managers (and have .stop()): every process they start is gone w
 
 from __future__ import annotations
 
-import atexit
 import os
 import signal
 import subprocess
@@ -21,7 +20,7 @@ from redis.sentinel import Sentinel
 
 from .errors import LabError
 from .relay import Relay
-from .server import RedisServer, _die_with_parent, binaries, free_port, start_server, wait_until_ready
+from .server import RedisServer, binaries, free_port, launch, start_server, wait_until_ready
 
 # Measured on the lab machine: with the defaults a 6-node cluster shows its replicas in CLUSTER SLOTS only after
 # ~13 s; these three settings bring it up in ~2.5 s (a replica pings, syncs and is declared healthy sooner).
@@ -237,14 +236,7 @@ def start_sentinel_process(monitor_port: int, *, quorum: int, down_after_ms: int
         f"sentinel down-after-milliseconds {name} {down_after_ms}",
         f"sentinel failover-timeout {name} {failover_timeout_ms}",
         f"sentinel parallel-syncs {name} 1", ""]))
-    bins = binaries()
-    process = subprocess.Popen([str(bins.sentinel), str(folder / "sentinel.conf")], env=bins.env(), cwd=folder,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               preexec_fn=_die_with_parent)
-    server = RedisServer(process, port, folder, pid=process.pid, name="sentinel")
-    atexit.register(server.stop)
-    wait_until_ready(server)
-    return server
+    return launch([str(binaries().sentinel), str(folder / "sentinel.conf")], port, folder, name="sentinel")
 
 
 def start_sentinel(*, replicas: int = 1, sentinels: int = 3, down_after_ms: int = 1000,

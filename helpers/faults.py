@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .relay import Relay
+from .server import free_port
 
 LOOPBACK = "127.0.0.1"
 
@@ -101,9 +102,7 @@ class FullBacklog:
 
 def closed_port() -> int:
     """A loopback port with nothing listening: connect() is refused at once."""
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+    return free_port()
 
 
 @dataclass(frozen=True)

@@ -303,7 +303,7 @@ def paced(seconds: float, batch: Callable[[], object], *, batches_per_s: float =
     """
     start = time.monotonic()
     done = 0
-    while (now := time.monotonic()) - start < seconds:
+    while time.monotonic() - start < seconds:
         batch()
         done += 1
         ahead = start + done / batches_per_s - time.monotonic()

@@ -130,16 +130,15 @@ class RedisServer:
     port: int
     folder: Path
     password: str | None = None
-    tls: bool = False
     pid: int = 0
     name: str = "redis"
     _cleanup: list = field(default_factory=list, repr=False)
 
     @property
     def url(self) -> str:
-        """The redis:// (or rediss://) URL of this server."""
+        """The redis:// URL of this server."""
         auth = f":{self.password}@" if self.password else ""
-        return f"{'rediss' if self.tls else 'redis'}://{auth}127.0.0.1:{self.port}"
+        return f"redis://{auth}127.0.0.1:{self.port}"
 
     @property
     def log(self) -> Path:
@@ -188,8 +187,7 @@ class RedisServer:
 
 
 def start_server(*, port: int | None = None, modules: bool = True, config: dict[str, str] | None = None,
-                 args: list[str] | None = None, password: str | None = None, tls: bool = False,
-                 detached: bool = False, name: str = "redis", wait: bool = True) -> RedisServer:
+                 args: list[str] | None = None, password: str | None = None, detached: bool = False, name: str = "redis", wait: bool = True) -> RedisServer:
     """Start a private redis-server on 127.0.0.1 (free port, temp folder, no persistence) and wait for PING."""
     bins = binaries()
     if port is None:
@@ -210,10 +208,16 @@ def start_server(*, port: int | None = None, modules: bool = True, config: dict[
         for module in bins.modules:
             cmd += ["--loadmodule", str(module)]
     cmd += args or []
-    process = subprocess.Popen(cmd, env=bins.env(), cwd=folder, stdin=subprocess.DEVNULL,
+    return launch(cmd, port, folder, password=password, detached=detached, name=name, wait=wait)
+
+
+def launch(cmd: list[str], port: int, folder: Path, *, password: str | None = None, detached: bool = False,
+           name: str = "redis", wait: bool = True) -> RedisServer:
+    """Run a server command (redis-server, redis-sentinel) in `folder`; it dies with this process unless detached."""
+    process = subprocess.Popen(cmd, env=binaries().env(), cwd=folder, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=detached, preexec_fn=None if detached else _die_with_parent)
-    server = RedisServer(process, port, folder, password=password, tls=tls, pid=process.pid, name=name)
+    server = RedisServer(process, port, folder, password=password, pid=process.pid, name=name)
     if not detached:
         atexit.register(server.stop)
     if wait:
@@ -236,7 +240,7 @@ def wait_until_ready(server: RedisServer, timeout: float = 15.0) -> None:
             raise LabError(f"The lab's redis-server exited at start-up ({tail}): set REDIS_URL to a Redis you "
                            "run, or start Docker.")
         try:
-            if server.tls or probe.ping():
+            if probe.ping():
                 return
         except (redis.ConnectionError, redis.TimeoutError):
             pass
