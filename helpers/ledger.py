@@ -1,20 +1,19 @@
-"""The guide's scorecard: every notebook records each claim it tested, one JSON line per claim, in one file."""
+"""The guide's scorecard: every claim a notebook tests is one JSON line in one file (written by `claims.claim`)."""
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pandas as pd
 
-from . import server as _server
 from .server import PROJECT
-
 
 # The committed reference run (written by scripts/refresh); a learner's own runs go to results/my-ledger.jsonl.
 REFERENCE = PROJECT / "results" / "ledger.jsonl"
+COLUMNS = ["notebook", "claim", "guide", "measured", "unit", "holds", "verdict", "kind", "rule", "margin",
+           "borderline", "why", "headline", "text", "server", "source", "scale", "run", "commit", "at"]
 
 
 def path() -> Path:
@@ -22,28 +21,24 @@ def path() -> Path:
     return Path(os.environ.get("LAB_LEDGER", PROJECT / "results" / "my-ledger.jsonl"))
 
 
-def record(notebook: str, claim: str, measured: float, unit: str, holds: bool | None, *, guide: str = "",
-           server: str = "") -> dict:
-    """Record one tested claim (the latest record of a notebook's claim wins when read)."""
-    if not server and _server.last_server is not None:
-        server = f"Redis {_server.last_server.version}"
-    entry = {"notebook": notebook, "claim": claim, "guide": guide, "measured": round(float(measured), 4),
-             "unit": unit, "holds": None if holds is None else bool(holds), "server": server, "scale": os.environ.get("LAB_SCALE", "full"),
-             "at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+def write(row: dict) -> None:
+    """Append one claim's row to this process's ledger."""
     target = path()
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("a") as f:
-        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    return entry
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def read(source: Path | None = None) -> pd.DataFrame:
-    """All claims recorded in `source` (default: this process's ledger), the latest per (notebook, claim)."""
+def rows(source: Path | None = None) -> list[dict]:
+    """Every row in `source` (default: this process's ledger), in the order written."""
     try:
         lines = (source or path()).read_text().splitlines()
     except OSError:
-        lines = []
-    rows = [json.loads(line) for line in lines if line.strip()]
-    columns = ["notebook", "claim", "guide", "measured", "unit", "holds", "server", "scale", "at"]
-    frame = pd.DataFrame(rows, columns=columns)
+        return []
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def read(source: Path | None = None) -> pd.DataFrame:
+    """The latest row per (notebook, claim) in `source` (default: this process's ledger)."""
+    frame = pd.DataFrame(rows(source), columns=COLUMNS)
     return frame.drop_duplicates(["notebook", "claim"], keep="last").reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""How results look: ❌/✅ side-by-side panels, verdict boxes, exercise feedback, one plot style for the course."""
+"""How results look: ❌/✅ side-by-side panels, exercise feedback, one plot style for the course (verdicts: claims)."""
 
 from __future__ import annotations
 
@@ -30,30 +30,6 @@ def panel(incorrect: str, correct: str, *, titles: tuple[str, str] = ("❌ Incor
     text = f"{titles[0]}\n{incorrect}\n\n{titles[1]}\n{correct}"
     page = f'<div style="display:flex;gap:12px">{box(titles[0], incorrect, BAD)}{box(titles[1], correct, GOOD)}</div>'
     display({"text/html": page, "text/plain": text}, raw=True)
-
-
-class _Verdict:
-    """A verdict that renders as a coloured box in Jupyter and as one line of text elsewhere."""
-
-    def __init__(self, holds: bool | None, text: str):
-        self.holds, self.text = holds, text
-
-    @property
-    def mark(self) -> str:
-        return {True: "✅ holds", False: "❌ does not hold", None: "⚠️ holds with a caveat"}[self.holds]
-
-    def __repr__(self) -> str:
-        return f"Verdict — {self.mark}: {self.text}"
-
-    def _repr_html_(self) -> str:
-        colour = {True: GOOD, False: BAD, None: "#edae49"}[self.holds]
-        return (f'<div style="border:2px solid {colour};border-radius:6px;padding:6px 12px">'
-                f'<b>Verdict — {self.mark}:</b> {html.escape(self.text)}</div>')
-
-
-def verdict(holds: bool | None, text: str) -> _Verdict:
-    """A verdict on the guide's claim: True holds, False does not hold, None holds with a caveat."""
-    return _Verdict(holds, text)
 
 
 def check(results: Iterable[tuple[bool, str]]) -> bool:

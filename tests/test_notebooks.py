@@ -45,7 +45,7 @@ def test_rules_follow_the_rhythm(notebook: nbformat.NotebookNode) -> None:
     md, code = source(notebook, "markdown"), source(notebook, "code")
     for mark in ("The claim", "❌", "✅", "📏"):
         assert mark in md, f"no '{mark}' in the notebook's text"
-    assert "lab.verdict(" in code and "lab.ledger.record(" in code
+    assert "lab.claim(" in code, "no verdict: every claim goes through lab.claim(...)"
     assert re.search(r"^assert ", code, re.M), "no assert on a measured property"
     pngs = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
             if "image/png" in o.get("data", {})]

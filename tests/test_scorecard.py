@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from helpers import ledger, scorecard
+from helpers import claims, ledger, scorecard
 
 PROJECT = Path(__file__).parents[1]
 
@@ -27,17 +28,50 @@ def test_every_notebook_is_in_the_reference_run() -> None:
             assert nb.name[:2] in recorded, f"{nb.name} has no claims in results/ledger.jsonl: run scripts/refresh {nb}"
 
 
+def fake_claim(nb: str, title: str, measured: float, threshold: float, *, headline: bool = False, **kw) -> None:
+    claims.claim(nb, title, guide="", measured=measured, unit="×", text=f"measured {measured}",
+                 holds_if=claims.at_least(threshold), headline=headline, measured_on={"version": "9.9", "source": "x"},
+                 **kw)
+
+
 def test_verdicts_and_headline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """True/False/None become holds / does not hold / holds with a caveat; a notebook's first claim is its headline."""
+    """Verdicts come from the rows; the README shows the claim marked headline=True, borderline ones said so."""
     monkeypatch.setenv("LAB_LEDGER", str(tmp_path / "ledger.jsonl"))
-    ledger.record("02", "first claim", 3.14159, "×", True)
-    ledger.record("02", "second claim", 0.5, "s", None)
-    ledger.record("03", "a claim", 10, "ms", False)
+    fake_claim("02", "first claim", 3.14159, 1)
+    fake_claim("02", "second claim", 1.1, 1, headline=True)
+    fake_claim("03", "a claim", 10, 20, headline=True)
+    fake_claim("03", "a judged claim", 10, 20, kind="judgement", verdict="holds with a caveat", why="a reason")
     card = scorecard.scorecard(tmp_path / "ledger.jsonl")
-    assert list(card["verdict"]) == ["holds", "holds with a caveat", "does not hold"]
+    assert list(card["verdict"]) == ["holds", "holds", "does not hold", "holds with a caveat"]
     table = scorecard.readme_table(card)
-    assert "first claim: **3.142 ×**" in table and "second claim" not in table
-    assert "| 01 | Data Structures & Keys | *(not written yet)* |" in table
+    assert "second claim: **1.1 ×** | holds (borderline) |" in table and "first claim" not in table
+    assert "| 01 | Data Structures & Keys | *(no headline claim)* |" in table
+    assert "Computed from the measurement by a written rule: 3" in table and "judgement of a measurement: 1" in table
+    assert "Redis 9.9 (x): 4 claims" in table
+
+
+def test_headline_boxes_agree_with_the_readme() -> None:
+    """The headline verdict box stored in each notebook says what the README's row for that notebook says."""
+    readme = (PROJECT / "README.md").read_text()
+    for nb in sorted((PROJECT / "notebooks").glob("[01][0-9]-*.ipynb")):
+        if nb.name[:2] == "00":
+            continue
+        boxes = [html for cell in json.loads(nb.read_text())["cells"] for out in cell.get("outputs", [])
+                 for html in ["".join(out.get("data", {}).get("text/html", []))] if 'data-headline="true"' in html]
+        assert len(boxes) == 1, f"{nb.name}: {len(boxes)} stored headline boxes (run scripts/refresh {nb})"
+        verdict = re.search(r'data-verdict="([^"]+)"', boxes[0]).group(1)
+        row = next(line for line in readme.splitlines() if line.startswith(f"| {nb.name[:2]} |"))
+        assert row.split("|")[4].strip().split(" (")[0] == verdict, f"{nb.name}: box says {verdict}, README: {row}"
+
+
+def test_reference_run_tests_each_claim_once() -> None:
+    """In the reference ledger no claim of a run is recorded twice with different outcomes."""
+    rows = ledger.rows(ledger.REFERENCE)
+    outcomes: dict[tuple, set] = {}
+    for row in rows:
+        outcomes.setdefault((row["run"], row["notebook"], row["claim"]), set()).add(row["verdict"])
+    twice = {key: seen for key, seen in outcomes.items() if len(seen) > 1}
+    assert not twice, f"claims recorded with different outcomes in one run: {twice}"
 
 
 def test_readme_without_markers_is_an_error() -> None:
@@ -50,4 +84,4 @@ def test_reference_ledger_lines_are_json() -> None:
     """Every line of the committed ledger parses and names a notebook, a claim and a verdict."""
     for line in ledger.REFERENCE.read_text().splitlines():
         entry = json.loads(line)
-        assert {"notebook", "claim", "measured", "unit", "holds"} <= entry.keys()
+        assert set(ledger.COLUMNS) <= entry.keys()
