@@ -162,13 +162,13 @@ class Claim:
 
     @property
     def margin(self) -> float | None:
-        """measured ÷ threshold for a computed claim with a threshold."""
-        return self.rule.margin(self.measured) if self.rule and self.kind != "judgement" else None
+        """measured ÷ threshold for a measured claim (a scripted count or a judgement has no margin to speak of)."""
+        return self.rule.margin(self.measured) if self.rule and self.kind == "measured" else None
 
     @property
     def borderline(self) -> bool:
         """True when the measurement lies within ±25 % of the threshold."""
-        return bool(self.rule and self.kind != "judgement" and self.rule.borderline(self.measured))
+        return bool(self.rule and self.kind == "measured" and self.rule.borderline(self.measured))
 
     def reasons(self) -> list[str]:
         """What decided the verdict, one phrase each: the rule and its margin, the conditions, the caveats."""
