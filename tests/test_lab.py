@@ -7,9 +7,11 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 import websocket
 
-from helpers.server import pid_running
+from helpers import LabError
+from helpers.server import find_binaries, pid_running
 from labproc import TOKEN, api, running_lab
 
 
@@ -38,15 +40,21 @@ def run_in_kernel(port: int, kernel_id: str, code: str, timeout: float = 30) -> 
     return "".join(out)
 
 
-def test_lab_serves_notebooks_with_a_live_redis(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lab_server,version", [("", ""), ("redis8", "8.2.")], ids=["default", "LAB_SERVER=redis8"])
+def test_lab_serves_notebooks_with_a_live_redis(tmp_path: Path, lab_server: str, version: str) -> None:
     """./lab starts Redis and JupyterLab; the REST API lists the notebooks; a kernel PINGs; Ctrl-C stops both."""
-    with running_lab(tmp_path) as port:
+    if lab_server:
+        try:
+            find_binaries(lab_server)
+        except LabError as exc:
+            pytest.skip(str(exc))
+    with running_lab(tmp_path, lab_server) as port:
         names = {item["name"] for item in api(port, "contents")["content"]}
         assert "01-data-structures-and-keys.ipynb" in names
         state = json.loads((tmp_path / "server.json").read_text())
         kernel = api(port, "kernels", "POST", {"name": "python3"})
         out = run_in_kernel(port, kernel["id"], "import os, helpers\nr = helpers.connect(quiet=True)\n"
-                                                "print(r.ping(), os.environ['REDIS_URL'])")
-        assert out.startswith("True") and f":{state['port']}" in out, out
+                                                "print(r.ping(), os.environ['REDIS_URL'], r.info()['redis_version'])")
+        assert out.startswith("True") and f":{state['port']}" in out and f" {version}" in out, out
     assert not (tmp_path / "server.json").exists(), "the lab's Redis was not stopped"
     assert not pid_running(state["pid"]), "the lab's redis-server process outlived ./lab"

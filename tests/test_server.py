@@ -62,17 +62,46 @@ def test_connect_prints_the_server_found(lab_url: str, monkeypatch: pytest.Monke
     out = capsys.readouterr().out
     assert r.ping()
     assert re.search(r"Redis \d+\.\d+\.\d+ at redis://127\.0\.0\.1:\d+ — REDIS_URL; capabilities: ", out), out
-    assert "search" in out and "json" in out
+    assert ("search" in out and "json" in out) == bool(srv.binaries().modules)
 
 
 def test_capabilities_of_the_session_server(lab_url: str) -> None:
-    """The embedded server has search and JSON; Vector Sets only from Redis 8; unknown names are a ValueError."""
+    """Search and JSON where modules load; Vector Sets only from Redis 8; unknown names are a ValueError."""
     r = client_for(lab_url)
-    assert has("search", r) and has("json", r)
+    assert has("search", r) == has("json", r) == bool(srv.binaries().modules)
     major = int(str(r.info("server")["redis_version"]).split(".")[0])
     assert has("vectorset", r) == (major >= 8)
     with pytest.raises(ValueError, match="unknown capability 'nope'"):
         has("nope", r)
+
+
+BUILT_IN = {"stack": ("7.4.", {"search", "json", "bloom", "timeseries", "hash-field-ttl"}),
+            "redis8": ("8.2.", {"vectorset", "hash-field-ttl"})}
+
+
+@pytest.mark.parametrize("kind", BUILT_IN)
+def test_each_built_in_server(kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """LAB_SERVER=stack and =redis8 each start the server they name, with the capabilities it has."""
+    try:
+        bins = srv.find_binaries(kind)
+    except LabError as exc:
+        pytest.skip(str(exc))
+    version, capabilities = BUILT_IN[kind]
+    started = time.perf_counter()
+    with start_server(name=kind, kind=kind) as server:
+        elapsed = time.perf_counter() - started
+        info = srv.describe(server.client())
+    with capsys.disabled():
+        print(f"\nspawn to PING ({bins.kind}): {1e3 * elapsed:.0f} ms")
+    assert info.version.startswith(version) and set(info.capabilities) == capabilities
+
+
+def test_unknown_lab_server_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LAB_SERVER=nonsense names the built-in servers instead of guessing."""
+    monkeypatch.setenv("LAB_SERVER", "redis9")
+    with pytest.raises(LabError, match="LAB_SERVER='redis9' is not a built-in server: use one of stack, redis8") as e:
+        srv.find_binaries()
+    assert one_sentence(str(e.value))
 
 
 # ---------------------------------------------------------------- wrong URL, wrong host, nothing there
