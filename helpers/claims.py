@@ -120,7 +120,8 @@ def provenance(measured_on: object = None) -> dict:
             version = str(info.get("redis_version", "?"))
         except Exception:  # a server the notebook already stopped: say so rather than guess
             version = "?"
-        source = (f"private server started by the notebook ({_server.binaries().kind})" if started
+        kind = getattr(getattr(measured_on, "server", measured_on), "kind", "") or _server.binaries().kind
+        source = (f"private server started by the notebook ({kind})" if started
                   else f"a client of the notebook's ({type(measured_on).__name__})")
         _servers[key] = (measured_on, {"version": version, "source": source})
     return _servers[key][1]

@@ -9,6 +9,19 @@ import pandas as pd
 
 from .server import PROJECT
 
+# The notebooks that need no module (Query Engine, JSON): they run, and are tested, on Redis 8.2 too.
+MODULE_FREE = ("01", "02", "03", "08", "09", "10", "11")
+
+
+def module_free() -> list[str]:
+    """Paths of the notebooks that run on a server without modules, relative to the project."""
+    return [str(p.relative_to(PROJECT)) for p in sorted((PROJECT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+            if p.name[:2] in MODULE_FREE]
+
+
+if __name__ == "__main__":
+    print(" ".join(module_free()))
+
 
 def catalogue() -> pd.DataFrame:
     """One row per notebook: number, title, time, what it needs from the server, and its file."""

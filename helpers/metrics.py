@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 import pandas as pd
 import redis
 
+from .errors import LabError
 from .server import binaries, free_port
 
 SECTIONS = ("memory", "clients", "stats", "replication", "latencystats")
@@ -257,7 +258,10 @@ def benchmark(port: int, *, requests: int = 100_000, pipeline: int = 16, clients
         cpu, stats = probe.info("cpu"), probe.info("stats")
         return cpu["used_cpu_user"] + cpu["used_cpu_sys"], stats["total_commands_processed"]
 
-    tool = binaries().server.parent / "redis-benchmark"
+    if binaries().cli is None:
+        raise LabError(f"This needs redis-benchmark, which the lab's {binaries().kind} does not ship: run it with "
+                       "LAB_SERVER=stack, or skip this cell.")
+    tool = binaries().cli.with_name("redis-benchmark")  # the Stack package ships it beside redis-cli
     cpu0, commands0 = server_cpu()
     done = subprocess.run([str(tool), "-h", "127.0.0.1", "-p", str(port), "-t", "set,get", "-n", str(requests),
                            "-P", str(pipeline), "-c", str(clients), "-d", str(value_size), "-q", "--csv"],

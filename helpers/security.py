@@ -18,7 +18,7 @@ import redis
 from .errors import LabError
 from .measure import compare, ratio, time_it
 from .relay import Relay
-from .server import RedisServer, free_port, start_server
+from .server import RedisServer, binaries, free_port, start_server
 
 
 # ---------------------------------------------------------------- passwords and the .env pattern
@@ -131,7 +131,11 @@ def start_tls_server(certs: Certificates, *, password: str | None = None, auth_c
               "tls-key-file": str(certs.server_key), "tls-ca-cert-file": str(certs.ca)}
     if auth_clients is not None:
         config["tls-auth-clients"] = auth_clients
-    server = start_server(modules=False, password=password, config=config, name=name)
+    # Redis 8.2's package has no TLS build: a TLS experiment then runs on the Stack server, and the provenance says so.
+    kind = None if binaries().tls else "stack"
+    if kind:
+        print(f"The lab's {binaries().kind} has no TLS build: this TLS server is the Redis Stack 7.4 one.")
+    server = start_server(modules=False, password=password, config=config, name=name, kind=kind)
     tls = TlsServer(server, tls_port, certs)
     deadline = time.monotonic() + 10
     while True:  # the plain port answering does not prove the TLS listener is up

