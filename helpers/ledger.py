@@ -12,6 +12,7 @@ from .server import PROJECT
 
 # The committed reference run (written by scripts/refresh); a learner's own runs go to results/my-ledger.jsonl.
 REFERENCE = PROJECT / "results" / "ledger.jsonl"
+REFERENCE_REDIS8 = PROJECT / "results" / "ledger-redis8.jsonl"  # the same run's module-free notebooks on Redis 8.2
 COLUMNS = ["notebook", "claim", "guide", "measured", "unit", "holds", "verdict", "kind", "rule", "margin",
            "borderline", "why", "headline", "text", "server", "source", "scale", "run", "commit", "at"]
 

@@ -1,6 +1,6 @@
 """The guide's scorecard from the reference run's ledger, and the README's notebook table generated from it.
 
-    python -m helpers.scorecard          # rewrites the README table from results/ledger.jsonl
+    python -m helpers.scorecard          # rewrites the README table from results/ledger.jsonl and ledger-redis8.jsonl
 """
 
 from __future__ import annotations
@@ -84,18 +84,45 @@ def footer(card: pd.DataFrame) -> str:
     return f"Measured on {said}. Scale: {scales}; run {runs}; commit {commits}."
 
 
-def readme_table(card: pd.DataFrame) -> str:
-    """The README's notebook table: the claim each notebook marks as its headline, with that claim's verdict."""
-    lines = ["| # | Notebook | Headline measurement | Verdict |", "|---|---|---|---|"]
+def per_server(card: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """Every claim both runs tested, with each server's measurement and verdict, and whether the verdicts differ."""
+    both = card.merge(other, on=["notebook", "claim"], suffixes=("", " (Redis 8.2)"))
+    both["differs"] = both["verdict"] != both["verdict (Redis 8.2)"]
+    return both[["notebook", "claim", "measured", "verdict", "measured (Redis 8.2)", "verdict (Redis 8.2)",
+                 "differs"]].reset_index(drop=True)
+
+
+def differences(card: pd.DataFrame, other: pd.DataFrame) -> str:
+    """One line per claim whose verdict differs between the servers (or a line saying none does)."""
+    both = per_server(card, other)
+    if other.empty:
+        return "No Redis 8.2 run is recorded yet (`LAB_SERVER=redis8 scripts/refresh`)."
+    changed = both[both["differs"]]
+    head = (f"On Redis 8.2, {len(both)} claims of notebooks {', '.join(sorted(set(other['notebook'])))} were tested "
+            f"again; {len(changed)} verdicts differ from Redis Stack 7.4's")
+    if changed.empty:
+        return head + "."
+    return head + ":\n" + "\n".join(
+        f"- {r['notebook']} · {r['claim']}: {r['verdict']} on 7.4 ({r['measured']}), {r['verdict (Redis 8.2)']} on "
+        f"8.2 ({r['measured (Redis 8.2)']})" for _, r in changed.iterrows())
+
+
+def readme_table(card: pd.DataFrame, other: pd.DataFrame | None = None) -> str:
+    """The README's notebook table: each notebook's headline claim, its verdict, and its verdict on Redis 8.2."""
+    other = card.iloc[0:0] if other is None else other
+    lines = ["| # | Notebook | Headline measurement | Verdict | on Redis 8.2 |", "|---|---|---|---|---|"]
     for nb, (title, stem) in SECTIONS.items():
         rows = card[(card["notebook"] == nb) & card["headline"]]
         if rows.empty:
-            lines.append(f"| {nb} | {title} | *(no headline claim)* | |")
+            lines.append(f"| {nb} | {title} | *(no headline claim)* | | |")
             continue
         head = rows.iloc[-1]
+        again = other[(other["notebook"] == nb) & (other["claim"] == head["claim"])]
+        on_8 = (f"{shown_verdict(again.iloc[-1])}: {again.iloc[-1]['measured']}" if not again.empty
+                else "not run (needs modules)" if not (other["notebook"] == nb).any() else "not measured there")
         lines.append(f"| {nb} | [{title}](notebooks/{stem}.ipynb) | {head['claim']}: **{head['measured']}** "
-                     f"| {shown_verdict(head)} |")
-    lines += ["", tally(card), "", footer(card)]
+                     f"| {shown_verdict(head)} | {on_8} |")
+    lines += ["", tally(card), "", footer(card), "", differences(card, other)]
     return "\n".join(lines)
 
 
@@ -116,9 +143,9 @@ def details(card: pd.DataFrame) -> str:
     return "".join(parts)
 
 
-def render_readme(readme: str, card: pd.DataFrame) -> str:
+def render_readme(readme: str, card: pd.DataFrame, other: pd.DataFrame | None = None) -> str:
     """The README text with the generated block replaced by a fresh table."""
-    block = f"{START}\n{readme_table(card)}\n{END}"
+    block = f"{START}\n{readme_table(card, other)}\n{END}"
     pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
     if not pattern.search(readme):
         raise ValueError("README.md has no scorecard markers")
@@ -129,7 +156,7 @@ def main() -> int:
     """Rewrite README.md's notebook table from the reference ledger."""
     path = PROJECT / "README.md"
     text = path.read_text()
-    new = render_readme(text, scorecard())
+    new = render_readme(text, scorecard(), scorecard(ledger.REFERENCE_REDIS8))
     path.write_text(new)
     print("README.md table is up to date" if new == text else "README.md table rewritten")
     return 0

@@ -65,3 +65,14 @@ def test_readme_names_the_tested_pythons() -> None:
     """The README's Python range is the one resolved here."""
     readme = (PROJECT / "README.md").read_text()
     assert f"Python {PYTHONS[0]}–{PYTHONS[-2]}" in readme
+
+
+def test_devcontainer_starts_the_lab() -> None:
+    """The dev container (Codespaces) is a Debian Python image that sets up with setup-env and attaches to ./lab."""
+    import json
+
+    config = json.loads((PROJECT / ".devcontainer" / "devcontainer.json").read_text())
+    python = re.search(r"python:(\d+\.\d+)-(bookworm|trixie)", config["image"])
+    assert python and python.group(1) in PYTHONS[:-1], config["image"]
+    assert config["postCreateCommand"] == "scripts/setup-env" and config["postAttachCommand"].startswith("./lab ")
+    assert (PROJECT / "scripts" / "setup-env").exists() and (PROJECT / "lab").exists()

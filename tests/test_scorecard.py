@@ -16,7 +16,7 @@ PROJECT = Path(__file__).parents[1]
 def test_readme_table_is_generated_from_the_reference_run() -> None:
     """README.md's notebook table is exactly what `python -m helpers.scorecard` makes of results/ledger.jsonl."""
     readme = (PROJECT / "README.md").read_text()
-    fresh = scorecard.render_readme(readme, scorecard.scorecard())
+    fresh = scorecard.render_readme(readme, scorecard.scorecard(), scorecard.scorecard(ledger.REFERENCE_REDIS8))
     assert readme == fresh, "README.md's table is stale: run `scripts/refresh` (or `python -m helpers.scorecard`)"
 
 
@@ -85,3 +85,11 @@ def test_reference_ledger_lines_are_json() -> None:
     for line in ledger.REFERENCE.read_text().splitlines():
         entry = json.loads(line)
         assert set(ledger.COLUMNS) <= entry.keys()
+
+
+def test_module_free_notebooks_are_in_the_redis8_run() -> None:
+    """Every notebook that needs no module has claims in the Redis 8.2 reference ledger, and nothing else has."""
+    from helpers.course import MODULE_FREE
+
+    assert set(scorecard.scorecard(ledger.REFERENCE_REDIS8)["notebook"]) == set(MODULE_FREE), \
+        "run `LAB_SERVER=redis8 scripts/refresh`, then `scripts/refresh`"
