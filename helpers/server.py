@@ -470,8 +470,18 @@ def cli(*args: str, url: str | None = None) -> str:
     if binaries().cli is None:
         raise LabError(f"This needs redis-cli, which the lab's {binaries().kind} does not ship: run the cell with "
                        "LAB_SERVER=stack, or with a redis-cli of your own on the command line.")
-    done = subprocess.run([str(binaries().cli), "-u", target, *args], capture_output=True, text=True, timeout=30,
-                          env=binaries().env())
+    parts = urlsplit(target)
+    where = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379)]
+    if parts.username and parts.username != "default":
+        where += ["--user", parts.username]
+    if parts.path.strip("/"):
+        where += ["-n", parts.path.strip("/")]
+    if parts.scheme == "rediss":
+        where += ["--tls"]
+    env = binaries().env()
+    if parts.password:
+        env["REDISCLI_AUTH"] = parts.password  # not on the command line, where `ps` would show it to every user
+    done = subprocess.run([str(binaries().cli), *where, *args], capture_output=True, text=True, timeout=30, env=env)
     return (done.stdout + done.stderr).strip()
 
 
