@@ -182,6 +182,27 @@ def _die_with_parent() -> None:
         pass
 
 
+WATCHDOG = sys.platform != "linux"  # no PR_SET_PDEATHSIG (macOS): a watcher process does its job
+_WATCHER = """import os, signal, sys, time
+parent, child = int(sys.argv[1]), int(sys.argv[2])
+while True:
+    time.sleep(0.5)
+    try:
+        os.kill(child, 0)
+    except OSError:
+        break
+    if os.getppid() != parent:
+        os.kill(child, signal.SIGTERM)
+        break
+"""
+
+
+def watch(pid: int) -> None:
+    """Stop process `pid` when this process dies, even by SIGKILL, where the kernel cannot be asked to (macOS)."""
+    subprocess.Popen([sys.executable, "-c", _WATCHER, str(os.getpid()), str(pid)], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 @dataclass
 class RedisServer:
     """A redis-server process this lab started: its port, URL, folder and log."""
@@ -289,6 +310,8 @@ def launch(cmd: list[str], port: int, folder: Path, *, password: str | None = No
     server = RedisServer(process, port, folder, password=password, pid=process.pid, name=name)
     if not detached:
         atexit.register(server.stop)
+        if WATCHDOG:
+            watch(process.pid)
     if wait:
         wait_until_ready(server)
     return server

@@ -354,3 +354,20 @@ def test_notebook_handler_shows_only_the_sentence(capsys: pytest.CaptureFixture[
     assert isinstance(result.error_in_exec, LabError) and isinstance(refused.error_in_exec, redis.ConnectionError)
     assert "⚠️  The thing broke: do this instead." in out and "Nothing is listening" in out
     assert "Traceback" not in out and "raise " not in out
+
+
+@pytest.mark.parametrize("watchdog", [False, True], ids=["PR_SET_PDEATHSIG", "watcher process (macOS)"])
+def test_private_server_dies_with_a_killed_kernel(watchdog: bool) -> None:
+    """A kernel killed by SIGKILL takes its private servers with it: Linux's parent-death signal, or the watcher."""
+    alone = "s._die_with_parent = lambda: None\n" if watchdog else ""  # the watcher on its own, as on macOS
+    script = (f"import sys, time, helpers.server as s\ns.WATCHDOG = {watchdog}\n{alone}"
+              "server = s.start_server(modules=False, name='orphan')\nprint(server.pid, flush=True)\ntime.sleep(60)\n")
+    kernel = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT, stdout=subprocess.PIPE, text=True)
+    pid = int(kernel.stdout.readline())
+    assert srv.pid_running(pid)
+    kernel.kill()
+    kernel.wait()
+    deadline = time.monotonic() + 5
+    while srv.pid_running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not srv.pid_running(pid), "the private server outlived its killed kernel"
