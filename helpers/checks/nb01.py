@@ -10,48 +10,134 @@ import redis
 from ..show import check
 
 
-def cart(r: redis.Redis, prefix: str, add_to_cart: Callable[..., object]) -> bool:
-    """Notebook 01: a shopping cart kept as a hash, updated atomically by concurrent clients."""
-    key = f"{prefix}exercise:cart"
+def reserve(r: redis.Redis, prefix: str, reserve_fn: Callable[..., object]) -> bool:
+    """Notebook 01: stock reservations that never oversell, with 4 clients reserving at the same moment."""
+    key = f"{prefix}exercise:stock"
     r.delete(key)
+    r.hset(key, mapping={"sku-42": 120, "sku-7": 2})
     clients = [redis.Redis(connection_pool=r.connection_pool) for _ in range(4)]
+    answers: list[object] = []
+    errors: list[str] = []
+    start = threading.Barrier(len(clients))
 
     def shopper(client: redis.Redis) -> None:
+        start.wait()
         for _ in range(50):
-            add_to_cart(client, key, "sku-42", 1)
+            try:
+                answers.append(reserve_fn(client, key, "sku-42", 1))
+            except Exception as exc:  # a learner's half-written function: report it, don't hang the barrier
+                errors.append(f"{type(exc).__name__}: {exc}")
+                return
 
     workers = [threading.Thread(target=shopper, args=(c,)) for c in clients]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    add_to_cart(r, key, "sku-7", 3)
-    kind = r.type(key)
-    items = r.hgetall(key) if kind == "hash" else {}
-    ok = check([
-        (kind == "hash", f"the cart is a hash (found: {kind})"),
-        (items.get("sku-7") == "3", "adding 3 of sku-7 gives quantity 3"),
-        (items.get("sku-42") == "200", f"4 shoppers × 50 adds of sku-42 give 200 (found: {items.get('sku-42')}) — "
-                                       "no update lost, so the update is atomic"),
-    ])
-    r.delete(key)
-    return ok
-
-
-def cache_key(make_key: Callable[[str, str], str]) -> bool:
-    """Notebook 01: cache keys for long URLs — short, structured, stable, distinct."""
-    url = "https://api.example.com/v2/users?filter=active&sort=-created_at&fields=id,name,email&page=" + "9" * 150
+    if errors:
+        r.delete(key)
+        return check([(False, f"reserve raised {errors[0]}")])
+    granted = sum(a is True for a in answers)
+    left = int(r.hget(key, "sku-42") or 0)
+    mixed = _race(clients, reserve_fn, key, "sku-9", stock=100, quantities=[1, 2, 3], rounds=30)
+    if isinstance(mixed, str):
+        r.delete(key)
+        return check([(False, mixed)])
+    mixed_taken, mixed_refused = mixed
+    mixed_left = int(r.hget(key, "sku-9") or 0)
     try:
-        key = make_key("api", url)
-        other = make_key("api", url + "0")
-        again = make_key("api", url)
+        too_many = reserve_fn(r, key, "sku-7", 3)
+        after_refusal = int(r.hget(key, "sku-7") or 0)
+        try:
+            negative = reserve_fn(r, key, "sku-7", -5)
+        except ValueError:
+            negative = "ValueError"
+        after_negative = int(r.hget(key, "sku-7") or 0)
+        exact = reserve_fn(r, key, "sku-7", 2)
+    except Exception as exc:
+        r.delete(key)
+        return check([(False, f"reserve raised {type(exc).__name__}: {exc}")])
+    after_exact = int(r.hget(key, "sku-7") or 0)
+    r.delete(key)
+    # stock only goes down, so a refusal of q was right only if the final stock is below q
+    false_refusals = [q for q in mixed_refused if q <= mixed_left]
+    return check([
+        (all(isinstance(a, bool) for a in answers), "reserve returns True or False (found: "
+                                                    f"{sorted({type(a).__name__ for a in answers})})"),
+        (granted == 120, f"200 racing reservations of 1 on a stock of 120: exactly 120 granted (found: {granted}) — "
+                         "more means you oversold, fewer means a refusal was wrong"),
+        (left == 0, f"the stock ends at 0, never below (found: {left})"),
+        (mixed_left >= 0 and mixed_taken + mixed_left == 100,
+         f"racing reservations of 1–3 on a stock of 100: what was granted plus what is left is 100, never below 0 "
+         f"(granted {mixed_taken}, left {mixed_left})"),
+        (not false_refusals, f"no reservation refused while it would have fitted (found {len(false_refusals)} "
+                             f"refused with {mixed_left} left at the end: a give-back that briefly hides stock?)"),
+        (too_many is False and after_refusal == 2, "reserving 3 of a stock of 2 is refused and leaves the stock at 2 "
+                                                   f"(returned {too_many!r}, stock {after_refusal})"),
+        (negative in (False, "ValueError") and after_negative == 2,
+         f"a quantity of -5 is refused (False or ValueError) and adds no stock (returned {negative!r}, "
+         f"stock {after_negative})"),
+        (exact is True and after_exact == 0, "reserving exactly what is left succeeds "
+                                             f"(returned {exact!r}, stock {after_exact})"),
+    ])
+
+
+def _race(clients: list, reserve_fn: Callable[..., object], key: str, sku: str, *, stock: int,
+          quantities: list[int], rounds: int) -> tuple[int, list[int]] | str:
+    """Reservations of mixed sizes from every client at once: (units granted, refused sizes), or the error."""
+    clients[0].hset(key, sku, stock)
+    taken: list[int] = []
+    refused: list[int] = []
+    errors: list[str] = []
+    start = threading.Barrier(len(clients))
+
+    def shopper(n: int, client: redis.Redis) -> None:
+        start.wait()
+        for i in range(rounds):
+            qty = quantities[(i + n) % len(quantities)]
+            try:
+                (taken if reserve_fn(client, key, sku, qty) is True else refused).append(qty)
+            except Exception as exc:
+                errors.append(f"reserve raised {type(exc).__name__}: {exc}")
+                return
+
+    workers = [threading.Thread(target=shopper, args=(n, c)) for n, c in enumerate(clients)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return errors[0] if errors else (sum(taken), refused)
+
+
+def graphql_key(make_key: Callable[..., str]) -> bool:
+    """Notebook 01: cache keys for GraphQL queries — short, stable under formatting, distinct per request."""
+    query = "query Users($status: String!, $first: Int) {\n  users(status: $status, first: $first) { id name email }\n}"
+    same_query = "query Users($status: String!, $first: Int) { users(status: $status, first: $first) { id name email } }"
+    variables = {"status": "active", "first": 50}
+    two_ops = "query Active { users(status: \"active\") { id } }\nquery Banned { users(status: \"banned\") { id } }"
+    try:
+        key = make_key("graphql", query, variables)
+        reformatted = make_key("graphql", same_query, {"first": 50, "status": "active"})
+        other_vars = make_key("graphql", query, {"status": "active", "first": 51})
+        other_source = make_key("search", query, variables)
+        again = make_key("graphql", query, dict(variables))
+        spaced = make_key("graphql", '{ search(q: "a  b") { id } }', {})
+        single = make_key("graphql", '{ search(q: "a b") { id } }', {})
+        active = make_key("graphql", two_ops, {}, "Active")
+        banned = make_key("graphql", two_ops, {}, "Banned")
     except Exception as exc:  # a learner's half-written function: say what broke, don't stop Run All
         return check([(False, f"make_key raised {type(exc).__name__}: {exc}")])
     key = key if isinstance(key, str) else ""
     return check([
-        (key.startswith("cache:api:"), f"the key starts with 'cache:api:' (found: {key[:30]!r})"),
-        (0 < len(key) <= 64, f"the key is short: {len(key)} characters for a {len(url)}-character URL (≤ 64)"),
-        (" " not in key and key == key.lower(), "no spaces, one case"),
-        (key == again, "the same URL always gives the same key"),
-        (key != other, "different URLs give different keys"),
+        (key.startswith("cache:graphql:"), f"the key starts with 'cache:graphql:' (found: {key[:30]!r})"),
+        (0 < len(key) <= 64, f"the key is short: {len(key)} characters (≤ 64)"),
+        (" " not in key and "\n" not in key, "no spaces or newlines in the key"),
+        (key == again, "the same query and variables always give the same key"),
+        (key == reformatted, "the same query with other whitespace and the variables in another order gives the "
+                             "same key (normalise before you digest)"),
+        (key != other_vars, "different variables give a different key"),
+        (key != other_source and other_source.startswith("cache:search:"), "another source gives another key"),
+        (spaced != single, 'whitespace inside a string literal is data: search(q: "a  b") and search(q: "a b") '
+                           "get different keys"),
+        (active != banned, "the same document run with another operationName gets another key"),
     ])
