@@ -1,29 +1,18 @@
-"""Cache plumbing: notebook 02's workloads replayed against eviction policies, a stampede harness, a memory check;
-notebook 07's semantic cache shared by two tenants."""
+"""Cache plumbing (harness only: the Redis commands of the lessons are in the notebooks): notebook 02's request
+streams, wall-clock pacing, parallel private servers, a stampede harness; notebook 07's semantic cache for two tenants."""
 
 from __future__ import annotations
 
 import threading
 import time
 import types
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 import redis
 
-# One cache-aside request, done on the server so a pipeline can replay thousands in order: GET, and on a miss SET a
-# value of ARGV[1] bytes (with a TTL of ARGV[2] s when > 0). 1 = hit, 0 = miss stored, -1 = miss refused (OOM).
-CACHE_ASIDE = """
-if redis.call('GET', KEYS[1]) then return 1 end
-local stored = redis.pcall('SET', KEYS[1], string.rep('x', tonumber(ARGV[1])))
-if type(stored) == 'table' and stored.err then return -1 end
-if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-
-
-def workloads(requests: int, *, universe: int = 20_000, seed: int = 7) -> dict[str, np.ndarray]:
+def workloads(requests: int, *, universe: int = 5_000, seed: int = 7) -> dict[str, np.ndarray]:
     """Two skewed (Zipf-like) request streams of key names, both over more keys than a few MB can hold."""
     rng = np.random.default_rng(seed)
     weights = 1 / np.arange(1, universe + 1) ** 0.9
@@ -38,46 +27,30 @@ def workloads(requests: int, *, universe: int = 20_000, seed: int = 7) -> dict[s
     return {"stable hot set + one-off scans": stable, "newest items hottest (feed)": feed}
 
 
-def replay(client: redis.Redis, keys: np.ndarray, *, value_bytes: int = 1000, ttl: int = 0,
-           batch: int = 2000) -> np.ndarray:
-    """Replay cache-aside requests in order; one outcome per request (1 hit, 0 miss stored, -1 refused: OOM)."""
-    sha = client.script_load(CACHE_ASIDE)
-    outcomes: list = []
-    for start in range(0, len(keys), batch):
-        pipe = client.pipeline(transaction=False)
-        for key in keys[start:start + batch]:
-            pipe.evalsha(sha, 1, key, value_bytes, ttl)
-        outcomes += pipe.execute(raise_on_error=False)
-    return np.array([o if isinstance(o, int) else -1 for o in outcomes])
+def paced(ticks: int, tick_seconds: float, *, progress: str = "") -> Iterator[int]:
+    """Yield 0 … ticks-1, one every `tick_seconds` of wall time (sleeping as needed), with a tqdm bar if named."""
+    from tqdm.auto import tqdm
+
+    started = time.monotonic()
+    quiet = {} if progress else {"disable": True}  # unnamed: no bar; named: tqdm decides (TQDM_DISABLE=1 hides it)
+    for tick in tqdm(range(ticks), desc=progress, leave=False, **quiet):
+        delay = started + tick * tick_seconds - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield tick
 
 
-def fill_side_by_side(clients: dict[str, redis.Redis], *, batches: int, per_batch: int = 1000,
-                      value_bytes: int = 1000) -> pd.DataFrame:
-    """Write the same 1 KB cache entries to every server, batch by batch; used_memory (MB) of each after each batch."""
-    rows = []
-    for batch in range(1, batches + 1):
-        row = {"entries written": batch * per_batch}
-        for label, client in clients.items():
-            pipe = client.pipeline(transaction=False)
-            for i in range(per_batch):
-                pipe.set(f"cache:{batch}:{i}", "x" * value_bytes)
-            pipe.execute()
-            row[label] = client.info("memory")["used_memory"] / 2**20
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("entries written")
+def start_many(names: list[str], *, progress: str = "", **kwargs) -> list:
+    """Start one private server per name, in parallel (spawn all, then wait for each to answer PING)."""
+    from tqdm.auto import tqdm
 
+    from .server import start_server, wait_until_ready
 
-def policy_run(client: redis.Redis, policy: str, keys: np.ndarray, *, ttl: int = 0) -> dict:
-    """Empty the (private!) server, set `policy`, replay `keys`; hit ratio over the second half, OOMs, evictions."""
-    client.flushall()
-    client.config_set("maxmemory-policy", policy)
-    client.config_resetstat()
-    outcomes = replay(client, keys, ttl=ttl)
-    steady = outcomes[len(outcomes) // 2:]  # the first half fills the cache
-    memory, stats = client.info("memory"), client.info("stats")
-    return {"hit ratio": float(np.mean(steady == 1)), "OOM errors": int(np.sum(outcomes == -1)),
-            "evicted keys": stats["evicted_keys"], "keys held": client.dbsize(),
-            "used / maxmemory": memory["used_memory"] / memory["maxmemory"]}
+    servers = [start_server(name=name, wait=False, **kwargs) for name in names]
+    quiet = {} if progress else {"disable": True}
+    for server in tqdm(servers, desc=progress, leave=False, **quiet):
+        wait_until_ready(server)
+    return servers
 
 
 # ---------------------------------------------------------------- cache stampede
@@ -114,7 +87,7 @@ class SlowSource:
 
 
 def hammer(readers: dict[str, Callable[[], object]], *, threads: int, seconds: float,
-           pause: float = 0.01) -> dict[str, int]:
+           pause: float = 0.01, progress: str = "") -> dict[str, int]:
     """Run `threads` clients per strategy, all strategies at once, each reading every `pause` s; errors per strategy."""
     errors = {name: 0 for name in readers}
     stop = time.monotonic() + seconds
@@ -130,13 +103,15 @@ def hammer(readers: dict[str, Callable[[], object]], *, threads: int, seconds: f
     workers = [threading.Thread(target=client, args=item) for item in readers.items() for _ in range(threads)]
     for w in workers:
         w.start()
+    for _ in paced(int(seconds / 0.1), 0.1, progress=progress):  # the bar only: the clients keep their own time
+        pass
     for w in workers:
         w.join()
     return errors
 
 
 def stampede(readers: dict[str, Callable[[SlowSource], object]], *, compute_seconds: float, threads: int,
-             seconds: float, pause: float) -> pd.DataFrame:
+             seconds: float, pause: float, progress: str = "") -> pd.DataFrame:
     """Warm each strategy's key, then hammer all strategies at once; per strategy, how often its computation ran.
 
     `readers` maps a strategy to a read that takes the computation to call on a miss (a fresh SlowSource each).
@@ -146,7 +121,7 @@ def stampede(readers: dict[str, Callable[[SlowSource], object]], *, compute_seco
     for name, read in bound.items():  # warm every key first: the experiment is about expiry, not a cold start
         read()
         sources[name].reset()
-    failed = hammer(bound, threads=threads, seconds=seconds, pause=pause)
+    failed = hammer(bound, threads=threads, seconds=seconds, pause=pause, progress=progress)
     table = pd.DataFrame({"recomputations": [s.calls for s in sources.values()],
                           "rounds of recomputation": [s.rounds() for s in sources.values()],
                           "most at once": [s.peak for s in sources.values()],
@@ -155,8 +130,29 @@ def stampede(readers: dict[str, Callable[[SlowSource], object]], *, compute_seco
     return table
 
 
+def cold_start(read: Callable[[SlowSource], object], *, threads: int, compute_seconds: float) -> dict[str, int]:
+    """`threads` clients read a missing key at the same instant (a barrier); how often the computation ran."""
+    source = SlowSource(compute_seconds)
+    gate = threading.Barrier(threads)
+    failed = []
+
+    def client() -> None:
+        gate.wait()
+        try:
+            read(source)
+        except Exception:  # counted, not raised
+            failed.append(1)
+
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return {"recomputations": source.calls, "most at once": source.peak, "failed reads": len(failed)}
+
+
 def busiest_expiry(client: redis.Redis, keys: list[str], window: float = 10) -> int:
-    """How many of `keys` expire in the busiest `window` seconds, from their PTTLs."""
+    """How many of `keys` expire in the busiest `window` seconds, from their PTTLs (sends one PTTL per key, pipelined)."""
     pipe = client.pipeline(transaction=False)
     for key in keys:
         pipe.pttl(key)
@@ -169,64 +165,23 @@ def with_globals(fn: Callable, **names: object) -> Callable:
     return types.FunctionType(fn.__code__, {**fn.__globals__, **names}, fn.__name__, fn.__defaults__, fn.__closure__)
 
 
-# ---------------------------------------------------------------- memory health
+# ---------------------------------------------------------------- stale entries: a database that changes
 
 
-def memory_health(client: redis.Redis, threshold_percent: float = 80) -> dict:
-    """A memory check that knows an evicting cache is meant to be full: it looks at refusals and RSS too."""
-    memory = client.info("memory")
-    refused = client.info("errorstats").get("errorstat_OOM", {}).get("count", 0)
-    used, limit, policy = memory["used_memory"], memory["maxmemory"], memory["maxmemory_policy"]
-    rss_ratio = memory["used_memory_rss"] / max(used, 1)
-    report = {"policy": policy, "used_mb": round(used / 2**20, 1), "limit_mb": round(limit / 2**20, 1),
-              "OOM refusals": refused, "rss / used": round(rss_ratio, 2)}
-    if limit == 0:
-        return {"status": "warning", "why": "no maxmemory: when RAM runs out the OS, not Redis, decides", **report}
-    if refused:
-        return {"status": "critical", "why": f"{refused} writes refused with OOM", **report}
-    usage = 100 * used / limit
-    evicts_anything = policy.startswith("allkeys-")
-    volatile_keys = sum(db.get("expires", 0) for name, db in client.info("keyspace").items() if name.startswith("db"))
-    if usage > threshold_percent and not evicts_anything and not (policy.startswith("volatile-") and volatile_keys):
-        return {"status": "critical", "why": f"{usage:.0f} % full and nothing it may evict", **report}
-    if usage > threshold_percent and not evicts_anything:
-        return {"status": "warning", "why": f"{usage:.0f} % full; only keys with a TTL can be evicted", **report}
-    if rss_ratio > 1.5 and used > 64 * 2**20:  # below ~64 MB the ratio is dominated by the allocator's fixed costs
-        return {"status": "warning", "why": f"RSS is {rss_ratio:.1f}× used_memory: fragmentation", **report}
-    return {"status": "healthy", "why": f"{usage:.0f} % of the limit; the {policy} policy evicts when full", **report}
+def drifting_users(ticks: int, *, tick_seconds: float = 0.05, active: int = 500, arrivals: int = 40,
+                   changes: int = 50, reads: int = 300, seed: int = 3,
+                   progress: str = "") -> Iterator[tuple[list[int], dict[int, int]]]:
+    """Per tick (paced in wall time): the user ids read, and every user's record version so far.
 
-
-# ---------------------------------------------------------------- stale entries: a cache with and without TTL
-
-
-def drift_run(caches: dict[str, tuple[redis.Redis, int | None]], *, ticks: int = 30, tick_seconds: float = 0.05,
-              active: int = 500, arrivals: int = 40, changes: int = 50, reads: int = 300,
-              seed: int = 3) -> pd.DataFrame:
-    """Cache-aside over a changing database: users come and go, records change; per tick, keys held and stale reads.
-
-    `caches` maps a name to (client on its own empty db, TTL in ms or None). Every cache sees the same reads.
+    Users come and go (the oldest active users never come back), and each tick some records change in the database.
     """
     rng = np.random.default_rng(seed)
     version: dict[int, int] = {}
-    rows = []
-    for tick in range(ticks):
-        first = tick * arrivals  # the oldest active user: earlier ones never come back
-        ids = np.arange(first, first + active)
+    for tick in paced(ticks, tick_seconds, progress=progress):
+        ids = np.arange(tick * arrivals, tick * arrivals + active)
         for user in rng.choice(ids, size=changes, replace=False):
-            version[int(user)] = version.get(int(user), 0) + 1  # the database changes under the cache
-        wanted = [int(u) for u in rng.choice(ids, size=reads)]
-        for name, (client, ttl_ms) in caches.items():
-            cached = client.mget([f"user:{u}" for u in wanted])
-            stale = sum(c is not None and int(c) != version.get(u, 0) for u, c in zip(wanted, cached))
-            pipe = client.pipeline(transaction=False)
-            for u, c in zip(wanted, cached):
-                if c is None:
-                    pipe.set(f"user:{u}", version.get(u, 0), px=ttl_ms)
-            pipe.execute()
-            rows.append({"tick": tick, "t (s)": tick * tick_seconds, "cache": name, "keys held": client.dbsize(),
-                         "stale reads (%)": 100 * stale / reads})
-        time.sleep(tick_seconds)
-    return pd.DataFrame(rows)
+            version[int(user)] = version.get(int(user), 0) + 1
+        yield [int(u) for u in rng.choice(ids, size=reads)], version
 
 
 # ---------------------------------------------------------------- notebook 07: two tenants, one semantic cache

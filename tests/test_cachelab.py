@@ -1,6 +1,8 @@
-"""helpers.cachelab against a real private server: the memory check's verdicts, replay outcomes, rebinding globals."""
+"""helpers.cachelab: pacing, request streams, the stampede harness, rebinding globals (with real private servers)."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
@@ -8,20 +10,25 @@ import helpers as lab
 from helpers import cachelab
 
 
-def test_memory_health_judges_by_policy() -> None:
-    """No limit warns; a full evicting cache is healthy; refused writes are critical."""
-    with lab.start_server(name="t-health", modules=False) as server:
-        client = server.client()
-        assert cachelab.memory_health(client)["status"] == "warning"
-        client.config_set("maxmemory", "2mb")
-        client.config_set("maxmemory-policy", "allkeys-lru")
-        outcomes = cachelab.replay(client, np.array([f"k{i}" for i in range(5000)]))
-        assert (outcomes == 0).all()  # every request a miss, every miss stored (by evicting)
-        assert cachelab.memory_health(client)["status"] == "healthy"
-        client.config_set("maxmemory-policy", "noeviction")
-        outcomes = cachelab.replay(client, np.array([f"new{i}" for i in range(100)]))
-        assert (outcomes == -1).sum() > 50  # the first few fit in what the last eviction freed
-        assert cachelab.memory_health(client)["status"] == "critical"
+def test_paced_yields_every_tick_in_wall_clock_time() -> None:
+    """Ticks come one per interval: 5 ticks of 50 ms take at least 200 ms."""
+    started = time.monotonic()
+    assert list(cachelab.paced(5, 0.05)) == [0, 1, 2, 3, 4]
+    assert time.monotonic() - started >= 0.2
+
+
+def test_workloads_are_skewed_and_repeatable() -> None:
+    """Same seed, same streams; the catalogue's hottest key is requested far more often than the median one."""
+    first, again = cachelab.workloads(2000), cachelab.workloads(2000)
+    for name in first:
+        assert (first[name] == again[name]).all() and len(first[name]) == 2000
+    counts = np.unique(first["stable hot set + one-off scans"], return_counts=True)[1]
+    assert counts.max() > 10 * np.median(counts)
+
+
+def test_cold_start_counts_computations() -> None:
+    """A read that always computes is counted once per client."""
+    assert cachelab.cold_start(lambda compute: compute(), threads=4, compute_seconds=0.0)["recomputations"] == 4
 
 
 def test_with_globals_rebinds_only_the_named_globals() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 import redis
@@ -11,66 +12,99 @@ from ..server import start_server
 from ..show import check
 
 
-def cache_config(configure_cache: Callable[[redis.Redis, int], object]) -> bool:
-    """Notebook 02: a private server configured as a cache of `megabytes` takes 3× that much data without an error."""
-    megabytes = 3
+def shared_config(configure: Callable[[redis.Redis, int], object]) -> bool:
+    """Notebook 02: a server holding sessions (no TTL) and cache entries (with EX) takes 3× its limit in cache
+    entries, refuses no write and loses no session."""
+    megabytes, sessions = 3, 300
     with start_server(name="nb02-check", modules=False) as server:
         client = server.client()
         try:
-            configure_cache(client, megabytes)
+            configure(client, megabytes)
         except Exception as exc:  # a learner's half-written function: say what broke, don't stop Run All
-            return check([(False, f"configure_cache raised {type(exc).__name__}: {exc}")])
+            return check([(False, f"configure raised {type(exc).__name__}: {exc}")])
         settings = client.config_get("maxmemory*")
-        refused = 0
-        for batch in range(9 * megabytes):  # 9 × 1,000 × ~1 KB per MB of limit: about three times the limit
+        pipe = client.pipeline(transaction=False)
+        for i in range(sessions):
+            pipe.set(f"session:{i}", "s" * 900)  # a logged-in user: no TTL, must not be evicted
+        refused = sum(isinstance(o, redis.ResponseError) for o in pipe.execute(raise_on_error=False))
+        for batch in range(9 * megabytes):  # ~1 KB × 1,000 × 9 per MB of limit: about three times the limit
             pipe = client.pipeline(transaction=False)
             for i in range(1000):
-                pipe.set(f"cache:{batch}:{i}", "x" * 900)
+                pipe.set(f"cache:{batch}:{i}", "x" * 900, ex=3600)
             refused += sum(isinstance(o, redis.ResponseError) for o in pipe.execute(raise_on_error=False))
         used = client.info("memory")["used_memory"]
-    limit = int(settings.get("maxmemory", 0))
+        kept = sum(client.exists(*[f"session:{i}" for i in range(j, min(j + 100, sessions))])
+                   for j in range(0, sessions, 100))
+    limit, policy = int(settings.get("maxmemory", 0)), settings.get("maxmemory-policy", "")
     return check([
         (limit == megabytes * 2**20, f"maxmemory is {megabytes} MB (found: {limit / 2**20:.1f} MB)"),
-        (settings.get("maxmemory-policy", "").startswith("allkeys-"),
-         f"the policy may evict any key, as a cache needs (found: {settings.get('maxmemory-policy')})"),
+        (kept == sessions, f"every session survived (found: {kept} of {sessions}; policy {policy})"),
         (refused == 0, "no write was refused with OOM" + (f" (found: {refused:,} refused)" if refused else "")),
         (0 < limit and used <= 1.1 * limit, "memory stayed at the limit" +
          ("" if 0 < limit and used <= 1.1 * limit else f" ({used / 2**20:.1f} MB used)")),
     ])
 
 
-def single_flight(r: redis.Redis, prefix: str, get_or_compute: Callable[..., object]) -> bool:
-    """Notebook 02: 12 clients ask for a cold key at once; the value is computed once and cached with a TTL."""
-    key = f"{prefix}exercise:report"
+def stale_while_revalidate(r: redis.Redis, prefix: str, get_fresh: Callable[..., object]) -> bool:
+    """Notebook 02: once the value is stale, 12 clients at once get an answer without waiting, and one recomputes."""
+    key, fresh_for, clients, compute_s = f"{prefix}exercise:report", 1, 12, 0.6
     r.delete(key, f"{key}:lock")
-    computed = []
-    gate = threading.Barrier(12)
+    computed: list[str] = []
 
-    def compute() -> str:
-        computed.append(1)
-        threading.Event().wait(0.2)  # slow enough that every client arrives while it runs
-        return "report-v1"
+    def compute(version: str, seconds: float) -> Callable[[], str]:
+        def run() -> str:
+            computed.append(version)
+            time.sleep(seconds)  # the slow report query
+            return version
+        return run
 
-    answers: list = []
+    def at_once(work: Callable[[], object]) -> None:
+        gate = threading.Barrier(clients)
 
-    def client() -> None:
-        gate.wait()
+        def client() -> None:
+            gate.wait()
+            work()
+
+        workers = [threading.Thread(target=client) for _ in range(clients)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+
+    try:
+        first = get_fresh(r, key, compute("report-v1", 0.0), fresh_for)
+    except Exception as exc:  # reported, not raised
+        return check([(False, f"get_fresh raised {type(exc).__name__}: {exc}")])
+    at_once(r.ping)  # opens one pooled connection per client now, so connecting is not counted as waiting below
+    time.sleep(fresh_for + 0.2)  # now the value is older than fresh_for
+    computed.clear()
+    answers: list[tuple[object, float]] = []
+
+    def read() -> None:
+        started = time.monotonic()
         try:
-            answers.append(get_or_compute(r, key, compute, 60))
-        except Exception as exc:  # reported below, not raised
-            answers.append(f"{type(exc).__name__}: {exc}")
+            answer = get_fresh(r, key, compute("report-v2", compute_s), fresh_for)
+        except Exception as exc:
+            answer = f"{type(exc).__name__}: {exc}"
+        answers.append((answer, time.monotonic() - started))
 
-    workers = [threading.Thread(target=client) for _ in range(12)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    ttl = r.ttl(key)
-    leftover_lock = r.exists(f"{key}:lock")
+    at_once(read)
+    recomputed = len(computed)
+    after = get_fresh(r, key, compute("report-v3", 0.0), fresh_for)
+    ttl, lock_left = r.ttl(key), r.exists(f"{key}:lock")
     r.delete(key, f"{key}:lock")
+    # quick: answered in well under the recomputation's 600 ms (a 50 ms round trip leaves room for 4 of them)
+    quick = sum(seconds < 0.4 for _, seconds in answers)
     return check([
-        (len(computed) == 1, f"12 clients at once, one computation (found: {len(computed)})"),
-        (answers.count("report-v1") == 12, f"every client got the value (found: {sorted(set(map(str, answers)))})"),
-        (0 < ttl <= 60, f"the cached value has a TTL of at most 60 s (found: {ttl})"),
-        (not leftover_lock, f"the lock {key}:lock is released after the computation"),
+        (first == "report-v1", f"a cold key is computed and returned (found: {first!r})"),
+        (recomputed == 1, "12 clients on a stale value, one recomputation" +
+         ("" if recomputed == 1 else f" (found: {recomputed})")),
+        (quick >= clients - 1, "the others answered with the stale value without waiting for the recomputation" +
+         ("" if quick >= clients - 1 else f" (found: {quick} of {clients} in < 400 ms)")),
+        ({a for a, _ in answers} <= {"report-v1", "report-v2"},
+         "every answer is the old or the new value" +
+         ("" if {a for a, _ in answers} <= {"report-v1", "report-v2"} else f" (found: {sorted({str(a) for a, _ in answers})})")),
+        (after == "report-v2", f"afterwards the refreshed value is served (found: {after!r})"),
+        (ttl > 0, "the entry still has a hard TTL, so an unread key goes away" + ("" if ttl > 0 else f" (found: TTL {ttl})")),
+        (not lock_left, f"the lock {key.removeprefix(prefix)}:lock is released"),
     ])
