@@ -10,6 +10,7 @@ from typing import Callable, NamedTuple
 import matplotlib.pyplot as plt
 import pandas as pd
 import redis
+from tqdm.auto import tqdm
 
 from .measure import latency_probe
 from .show import BAD, GOOD, plain
@@ -21,7 +22,7 @@ _BUILD = """for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do
   redis.call('RPUSH', KEYS[3], 'item:' .. i) end"""
 
 
-def build_big(client: redis.Redis, keys: int, items: int, *, slice_size: int = 100_000) -> int:
+def build_big(client: redis.Redis, keys: int, items: int, *, slice_size: int = 25_000) -> int:
     """Fill a private server with `DEBUG POPULATE` (user:0 … user:keys-1) and big:set/hash/list of `items` members;
     needs `enable-debug-command`. Returns the key count."""
     client.execute_command("DEBUG", "POPULATE", keys, "user")
@@ -57,7 +58,7 @@ def run_under_probe(client: redis.Redis, url: str, steps: list[Step], *, gap: fl
     rows = []
     with latency_probe(url, interval=interval) as probe:
         time.sleep(0.2)  # a calm baseline first
-        for step in steps:
+        for step in tqdm(steps, desc="steps", leave=False):
             client.slowlog_reset()
             start = probe.mark()
             answer = step.run()
@@ -65,7 +66,7 @@ def run_under_probe(client: redis.Redis, url: str, steps: list[Step], *, gap: fl
             calls = [e["duration"] / 1e3 for e in client.slowlog_get(1_000_000)
                      if e["command"].split()[0].decode().upper() == step.command]
             rows.append({"pattern": step.label, "good": step.good, "start": start, "end": end, "returned": answer,
-                         "server calls": len(calls), "longest call (ms)": max(calls),
+                         "server calls": len(calls), "longest call (ms)": max(calls, default=float("nan")),
                          "p99 call (ms)": pd.Series(calls).quantile(0.99), "client wall (s)": end - start})
             time.sleep(gap)  # a gap between steps, so each one stands apart
     pings = probe.frame
@@ -133,3 +134,45 @@ def serve(get_user: Callable[[int], object], admin: redis.Redis, requests: int, 
     for t in crew:
         t.join()
     return time.perf_counter() - start, admin.info("stats")["total_connections_received"] - before
+
+
+def during_stall(admin: redis.Redis, seconds: float, call: Callable[[], object]) -> tuple[str, float]:
+    """Run `call` while `admin` holds its server in `DEBUG SLEEP seconds` (needs enable-debug-command); how the call
+    ended ('returned …' or the exception's name) and how long it took."""
+    stall = threading.Thread(target=admin.execute_command, args=("DEBUG", "SLEEP", seconds))
+    stall.start()
+    time.sleep(0.05)  # the call below arrives while the server is asleep
+    start = time.perf_counter()
+    try:
+        outcome = f"returned {call()!r}"
+    except redis.RedisError as exc:  # a timeout is one of the outcomes being measured
+        outcome = type(exc).__name__
+    took = time.perf_counter() - start
+    stall.join()
+    time.sleep(0.05)  # the server works off what the closed connections left queued
+    return outcome, took
+
+
+def hammer(call: Callable[[redis.Redis], object], *, requests: int = 20, threads: int = 1) -> dict:
+    """`requests` calls of `call(client)` against a blackhole (50 ms timeout, no retry), from `threads` threads released
+    at once; how many reached the dead server and how each failed."""
+    from .faults import Blackhole
+
+    with Blackhole() as hole:
+        client = redis.Redis(host="127.0.0.1", port=hole.port, socket_timeout=0.05, retry=None)
+        errors: Counter = Counter()
+        gate = threading.Barrier(threads)
+
+        def worker(n: int) -> None:
+            gate.wait()
+            for _ in range(n):
+                try:
+                    call(client)
+                except Exception as exc:  # every call fails: count how
+                    errors[type(exc).__name__] += 1
+        crew = [threading.Thread(target=worker, args=(requests // threads,)) for _ in range(threads)]
+        for t in crew:
+            t.start()
+        for t in crew:
+            t.join()
+        return {"reached the dead server": hole.settle(), "errors": dict(sorted(errors.items()))}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable
 
@@ -12,8 +13,8 @@ from ..server import start_server
 from ..show import check
 
 
-def scan_count(count_matching: Callable[[redis.Redis, str], int]) -> bool:
-    """Notebook 03: count the keys that match a pattern without KEYS (checked in INFO commandstats)."""
+def scan_delete(delete_matching: Callable[[redis.Redis, str], int]) -> bool:
+    """Notebook 03: delete the keys that match a pattern without KEYS, in batches (checked in INFO commandstats)."""
     with start_server(name="nb03-check-scan", modules=False) as server:
         client = server.client()
         pipe = client.pipeline(transaction=False)
@@ -23,14 +24,22 @@ def scan_count(count_matching: Callable[[redis.Redis, str], int]) -> bool:
         pipe.execute()
         client.config_resetstat()
         try:
-            found = count_matching(client, "order:*")
+            deleted = delete_matching(client, "order:*")
         except Exception as exc:  # a half-written function: say what broke, don't stop Run All
-            return check([(False, f"count_matching raised {type(exc).__name__}: {exc}")])
+            return check([(False, f"delete_matching raised {type(exc).__name__}: {exc}")])
         stats = client.info("commandstats")
+        left = sum(1 for _ in client.scan_iter(match="order:*", count=1000))
+        users = client.exists(*[f"user:{i}" for i in range(3_000)])
+    deletes = sum(stats.get(f"cmdstat_{c}", {}).get("calls", 0) for c in ("del", "unlink"))
     return check([
-        (found == 3_000, f"3,000 keys match 'order:*' (found: {found})"),
+        (deleted == 3_000, f"it returned how many keys it deleted: 3,000 (returned: {deleted})"),
+        (left == 0, f"no 'order:*' key is left ({left} left)"),
+        (users == 3_000, f"every other key is untouched ({users:,} of 3,000 'user:*' keys left)"),
         ("cmdstat_keys" not in stats, "no KEYS command reached the server"),
         ("cmdstat_scan" in stats, "the keyspace was walked with SCAN"),
+        ("cmdstat_unlink" in stats and "cmdstat_del" not in stats, "keys freed with UNLINK (memory freed in the "
+                                                                   "background), not DEL"),
+        (0 < deletes <= 300, f"deleted in batches: at most 300 UNLINK calls for 3,000 keys ({deletes} calls)"),
     ])
 
 
@@ -68,43 +77,157 @@ def fail_fast(make_client: Callable[[str, int], redis.Redis]) -> bool:
     ])
 
 
-def pooled(make_get_user: Callable[[str], Callable[[int], str | None]]) -> bool:
-    """Notebook 03: a get_user function that reuses pooled connections (counted by the server)."""
+def push_once(push: Callable[[redis.Redis, str, str, str], object]) -> bool:
+    """Notebook 03: `push(client, key, item, request_id)` appends once per request id, through retries after a stall
+    and through the caller's own second try."""
+    with start_server(name="nb03-check-once", modules=False, config={"enable-debug-command": "local"}) as server:
+        admin = server.client()
+        client = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=0.1, decode_responses=True)  # 10 retries
+        client.ping()
+        stall = threading.Thread(target=lambda: admin.execute_command("DEBUG", "SLEEP", 0.5))
+        stall.start()
+        time.sleep(0.05)  # the push below arrives while the server is busy: it times out and redis-py retries it
+        try:
+            push(client, "jobs", "job-1", "req-1")
+            first = "ok"
+        except redis.TimeoutError as exc:
+            first = f"TimeoutError: {exc}"
+        except Exception as exc:
+            stall.join()
+            return check([(False, f"push raised {type(exc).__name__}: {exc}")])
+        stall.join()
+        try:
+            push(client, "jobs", "job-1", "req-1")   # the caller tries again with the same request id
+            push(client, "jobs", "job-2", "req-2")   # a new request
+        except Exception as exc:
+            return check([(False, f"push raised {type(exc).__name__}: {exc}")])
+        items = admin.lrange("jobs", 0, -1)
+        retried = admin.info("commandstats")
+    sent = sum(v.get("calls", 0) for k, v in retried.items() if k in ("cmdstat_eval", "cmdstat_evalsha", "cmdstat_fcall",
+                                                                      "cmdstat_lpush", "cmdstat_rpush", "cmdstat_exec"))
+    return check([
+        (first == "ok", f"the call made during a server stall returned once the server came back (got: {first})"),
+        (sorted(items) == ["job-1", "job-2"], f"each request's item is in the list once (the list: {items})"),
+        (sent >= 4, f"the server did receive the retried and repeated requests ({sent} writes or scripts reached it)"),
+    ])
+
+
+def pooled(make_get_user: Callable[[str], Callable[[int], str | None]], *, threads: int = 8) -> bool:
+    """Notebook 03: a get_user that `threads` threads share, through at most 4 connections, without errors."""
     with start_server(name="nb03-check-pool", modules=False) as server:
         admin = server.client()
         admin.mset({f"user:{i}": f"name-{i}" for i in range(200)})
         before = admin.info("stats")["total_connections_received"]
         try:
             get_user = make_get_user(server.url)
-            answers = [get_user(i) for i in range(200)]
         except Exception as exc:
-            return check([(False, f"your code raised {type(exc).__name__}: {exc}")])
+            return check([(False, f"make_get_user raised {type(exc).__name__}: {exc}")])
+        answers: dict[int, object] = {}
+        errors: list[str] = []
+        gate = threading.Barrier(threads)
+
+        def worker(k: int) -> None:
+            gate.wait()
+            for i in range(k, 200, threads):
+                try:
+                    # a slow request: each thread holds its connection a moment, so the threads really overlap
+                    answers[i] = get_user(i)
+                except Exception as exc:  # count how the learner's function failed
+                    errors.append(f"{type(exc).__name__}: {exc}")
+        crew = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+        for t in crew:
+            t.start()
+        for t in crew:
+            t.join()
         opened = admin.info("stats")["total_connections_received"] - before
-    answers = [a.decode() if isinstance(a, bytes) else a for a in answers]
+    got = [answers.get(i) for i in range(200)]
+    got = [a.decode() if isinstance(a, bytes) else a for a in got]
     return check([
-        (answers == [f"name-{i}" for i in range(200)], "all 200 users read correctly"),
-        (opened <= 2, f"200 requests opened at most 2 connections (opened: {opened})"),
+        (not errors, f"no call failed ({len(errors)} failed{': ' + errors[0] if errors else ''})"),
+        (got == [f"name-{i}" for i in range(200)], "all 200 users read correctly"),
+        (opened <= 4, f"{threads} threads shared at most 4 connections (the server accepted {opened})"),
     ])
 
 
-def batched(fetch_all: Callable[[redis.Redis, list[str]], list], *, delay: float = 0.001) -> bool:
-    """Notebook 03: fetch many keys through a 1 ms-each-way proxy in far fewer round trips than one per key."""
+def expire_all(set_ttls: Callable[[redis.Redis, list[str], int], int], *, delay: float = 0.001) -> bool:
+    """Notebook 03: set a TTL on many keys through a 1 ms-each-way proxy, in far fewer round trips than one per key,
+    and count the keys that did not exist."""
     n = 500
-    keys = [f"batch:{i}" for i in range(n)]
+    keys = [f"session:{i}" for i in range(n)]
     with start_server(name="nb03-check-batch", modules=False) as server, \
             faults.LatencyProxy(server.port, delay) as proxy:
-        server.client().mset({k: str(i) for i, k in enumerate(keys)})
+        admin = server.client()
+        admin.mset({k: "x" for i, k in enumerate(keys) if i % 10})   # every tenth session has already gone
         client = redis.Redis.from_url(proxy.url, decode_responses=True, retry=None)
         client.ping()
         start = time.perf_counter()
         try:
-            values = fetch_all(client, keys)
+            answer = set_ttls(client, keys, 600)
         except Exception as exc:
-            return check([(False, f"fetch_all raised {type(exc).__name__}: {exc}")])
+            return check([(False, f"set_ttls raised {type(exc).__name__}: {exc}")])
         elapsed = time.perf_counter() - start
+        pipe = admin.pipeline(transaction=False)
+        for k in keys:
+            pipe.ttl(k)
+        ttls = pipe.execute()
+    existing = [t for i, t in enumerate(ttls) if i % 10]
     one_per_key = n * 2 * delay  # the least that one round trip per key could take
     return check([
-        (list(values) == [str(i) for i in range(n)], f"all {n} values, in order"),
+        (answer == n - n // 10, f"it returned how many keys got a TTL: {n - n // 10} (returned: {answer})"),
+        (all(0 < t <= 600 for t in existing), f"every existing key has a TTL of at most 600 s "
+                                              f"({sum(0 < t <= 600 for t in existing)} of {len(existing)})"),
+        (all(t == -2 for i, t in enumerate(ttls) if i % 10 == 0), "the missing keys were not created"),
         (elapsed < one_per_key / 5, f"{elapsed * 1e3:.0f} ms, under a fifth of the {one_per_key * 1e3:.0f} ms "
                                     "that one round trip per key needs at least"),
+    ])
+
+
+def breaker_contract(make: Callable[..., object]) -> bool:
+    """Notebook 03: the state machine of a circuit breaker `make(failure_threshold=3, recovery_timeout=0.2)`, against a
+    dead server (a blackhole) and a live one: consecutive failures open it, a success resets the count, an open breaker
+    calls nobody, and after the timeout exactly one of 8 concurrent callers is let through as the probe."""
+    with faults.Blackhole() as hole, start_server(name="nb03-check-breaker", modules=False) as live:
+        dead = redis.Redis(host="127.0.0.1", port=hole.port, socket_timeout=0.05, retry=None)
+        alive = live.client(retry=None)
+        breaker = make(failure_threshold=3, recovery_timeout=0.2)
+
+        def attempt(fn: Callable[[], object]) -> str:
+            try:
+                breaker.call(fn)
+                return "ok"
+            except Exception as exc:  # the breaker's refusal and the dead server's timeout both count here
+                return type(exc).__name__
+        for fn in (dead.ping, dead.ping, alive.ping, dead.ping, dead.ping):
+            attempt(fn)
+        after_reset = (breaker.state, hole.settle())
+        attempt(dead.ping)
+        opened = (breaker.state, hole.settle())
+        refused = [attempt(dead.ping) for _ in range(5)]
+        while_open = hole.settle()
+        time.sleep(0.25)
+        gate = threading.Barrier(8)
+        outcomes: list[str] = []
+
+        def caller() -> None:
+            gate.wait()
+            outcomes.append(attempt(dead.ping))
+        crew = [threading.Thread(target=caller) for _ in range(8)]
+        for t in crew:
+            t.start()
+        for t in crew:
+            t.join()
+        probes = hole.settle() - while_open
+        reopened = breaker.state
+        time.sleep(0.25)
+        recovered = (attempt(alive.ping), breaker.state)
+    half = {"HALF_OPEN", "HALF-OPEN"}
+    return check([
+        (after_reset == ("CLOSED", 4), f"2 failures, a success, 2 failures: still CLOSED, 4 calls reached the dead "
+                                       f"server (state {after_reset[0]}, {after_reset[1]} reached it)"),
+        (opened == ("OPEN", 5), f"the 3rd failure in a row opens it (state {opened[0]})"),
+        (while_open == 5 and "ok" not in refused, f"while OPEN no call reaches the server ({while_open - 5} did)"),
+        (probes == 1, f"after the recovery timeout, 1 of 8 concurrent callers was let through ({probes} were)"),
+        (reopened == "OPEN", f"a failed probe opens it again (state {reopened})"),
+        (recovered == ("ok", "CLOSED"), f"a successful probe closes it (call {recovered[0]}, state {recovered[1]})"),
+        (reopened not in half, "no caller was left holding a half-open breaker"),
     ])
