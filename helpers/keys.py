@@ -36,7 +36,11 @@ def delete_prefix(r: redis.Redis, prefix: str, *, batch: int = 1000) -> int:
 
 
 def memory_of(r: redis.Redis, match: str, *, batch: int = 1000) -> tuple[int, int]:
-    """(bytes, keys): the summed MEMORY USAGE of every key matching `match`, found with SCAN."""
+    """(bytes, keys): the summed exact MEMORY USAGE of every key matching `match`, found with SCAN.
+
+    Exact means SAMPLES 0, which walks every element of a collection: right for the lab's own keys, not for a scan of
+    a production keyspace (there keep the default sampling, SAMPLES 5).
+    """
     total = count = 0
     keys = list(r.scan_iter(match=match, count=batch))
     for i in range(0, len(keys), batch):

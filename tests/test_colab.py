@@ -73,3 +73,18 @@ def test_setup_cell_in_a_simulated_colab(tmp_path: Path) -> None:
     cwd, helpers_file = done.stdout.strip().splitlines()[-2:]
     assert cwd == str(course / "notebooks") and helpers_file.startswith(str(course))
     assert (course / "requirements-colab.txt").exists()
+
+
+def test_setup_cell_says_what_to_do_when_the_clone_fails(tmp_path: Path) -> None:
+    """A repository that cannot be cloned (the unpublished OWNER/REPO placeholder) gives one sentence, not a traceback."""
+    fake = tmp_path / "fake"
+    (fake / "google" / "colab").mkdir(parents=True)
+    (fake / "google" / "__init__.py").write_text("")
+    (fake / "google" / "colab" / "__init__.py").write_text("")
+    code = "".join(colab_cell(NOTEBOOKS[0])["source"])
+    env = dict(os.environ, PYTHONPATH=str(fake), COURSE_DIR=str(tmp_path / "course"),
+               COURSE_REPO=str(tmp_path / "nowhere"), GIT_TERMINAL_PROMPT="0")
+    done = subprocess.run([sys.executable, "-c", f"import google.colab\n{code}"], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "Could not fetch the course from" in done.stderr and "COURSE_REPO" in done.stderr
