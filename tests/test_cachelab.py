@@ -71,3 +71,17 @@ def test_stampede_counts_each_strategys_computations() -> None:
                               threads=2, seconds=0.2, pause=0.01)
     assert table.loc["always", "recomputations"] > 10 and table.loc["always", "failed reads"] == 0
     assert table.loc["cached", "recomputations"] == 0 and table.loc["cached", "rounds of recomputation"] == 0
+
+
+def test_stop_many_stops_every_server() -> None:
+    """Servers stopped in parallel are all gone afterwards."""
+    servers = cachelab.start_many(["cachelab-stop-a", "cachelab-stop-b"], modules=False)
+    cachelab.stop_many(servers)
+    assert not any(server.alive() for server in servers)
+
+
+def test_stampede_counts_slow_reads() -> None:
+    """A read that computes for 60 ms is counted as slow; one that returns at once is not."""
+    table = cachelab.stampede({"slow": lambda compute: compute(), "fast": lambda compute: None}, compute_seconds=0.06,
+                              threads=2, seconds=0.3, pause=0.01)
+    assert table.loc["slow", "reads over 50 ms"] > 0 and table.loc["fast", "reads over 50 ms"] == 0

@@ -14,8 +14,8 @@ from ..show import check
 
 def shared_config(configure: Callable[[redis.Redis, int], object]) -> bool:
     """Notebook 02: a server holding sessions (no TTL) and cache entries (with EX) takes 3× its limit in cache
-    entries, refuses no write and loses no session."""
-    megabytes, sessions = 3, 300
+    entries, refuses no write and loses no session; then sessions alone pass the limit, and none is evicted."""
+    megabytes, sessions = 2, 300
     with start_server(name="nb02-check", modules=False) as server:
         client = server.client()
         try:
@@ -35,6 +35,15 @@ def shared_config(configure: Callable[[redis.Redis, int], object]) -> bool:
         used = client.info("memory")["used_memory"]
         kept = sum(client.exists(*[f"session:{i}" for i in range(j, min(j + 100, sessions))])
                    for j in range(0, sessions, 100))
+        # then sessions alone past the limit: they must not push each other (or the first 300) out
+        more = 3 * megabytes * 2**20 // 900
+        pipe = client.pipeline(transaction=False)
+        for i in range(sessions, sessions + more):
+            pipe.set(f"session:{i}", "s" * 900)
+        late_refused = sum(isinstance(o, redis.ResponseError) for o in pipe.execute(raise_on_error=False))
+        sessions_held = sum(1 for _ in client.scan_iter("session:*", count=1000))
+        first_kept = sum(client.exists(*[f"session:{i}" for i in range(j, min(j + 100, sessions))])
+                         for j in range(0, sessions, 100))
     limit, policy = int(settings.get("maxmemory", 0)), settings.get("maxmemory-policy", "")
     return check([
         (limit == megabytes * 2**20, f"maxmemory is {megabytes} MB (found: {limit / 2**20:.1f} MB)"),
@@ -42,6 +51,11 @@ def shared_config(configure: Callable[[redis.Redis, int], object]) -> bool:
         (refused == 0, "no write was refused with OOM" + (f" (found: {refused:,} refused)" if refused else "")),
         (0 < limit and used <= 1.1 * limit, "memory stayed at the limit" +
          ("" if 0 < limit and used <= 1.1 * limit else f" ({used / 2**20:.1f} MB used)")),
+        (first_kept == sessions and sessions_held == sessions + more - late_refused and late_refused > 0,
+         "once sessions alone filled it, the server refused new ones (OOM: the alert to watch, and a sign maxmemory "
+         "is too small) instead of evicting a logged-in user" +
+         ("" if first_kept == sessions and late_refused > 0
+          else f" (found: {late_refused:,} refused, {first_kept} of the first {sessions} kept)")),
     ])
 
 
@@ -51,10 +65,12 @@ def stale_while_revalidate(r: redis.Redis, prefix: str, get_fresh: Callable[...,
     r.delete(key, f"{key}:lock")
     computed: list[str] = []
 
-    def compute(version: str, seconds: float) -> Callable[[], str]:
+    def compute(version: str, seconds: float, steal: bool = False) -> Callable[[], str]:
         def run() -> str:
             computed.append(version)
             time.sleep(seconds)  # the slow report query
+            if steal:  # as if this holder's lock had expired meanwhile and another client had taken it
+                r.set(f"{key}:lock", "another-client", xx=True, px=10_000)
             return version
         return run
 
@@ -75,6 +91,7 @@ def stale_while_revalidate(r: redis.Redis, prefix: str, get_fresh: Callable[...,
         first = get_fresh(r, key, compute("report-v1", 0.0), fresh_for)
     except Exception as exc:  # reported, not raised
         return check([(False, f"get_fresh raised {type(exc).__name__}: {exc}")])
+    lock_left = r.exists(f"{key}:lock")
     at_once(r.ping)  # opens one pooled connection per client now, so connecting is not counted as waiting below
     time.sleep(fresh_for + 0.2)  # now the value is older than fresh_for
     computed.clear()
@@ -83,7 +100,7 @@ def stale_while_revalidate(r: redis.Redis, prefix: str, get_fresh: Callable[...,
     def read() -> None:
         started = time.monotonic()
         try:
-            answer = get_fresh(r, key, compute("report-v2", compute_s), fresh_for)
+            answer = get_fresh(r, key, compute("report-v2", compute_s, steal=True), fresh_for)
         except Exception as exc:
             answer = f"{type(exc).__name__}: {exc}"
         answers.append((answer, time.monotonic() - started))
@@ -91,7 +108,7 @@ def stale_while_revalidate(r: redis.Redis, prefix: str, get_fresh: Callable[...,
     at_once(read)
     recomputed = len(computed)
     after = get_fresh(r, key, compute("report-v3", 0.0), fresh_for)
-    ttl, lock_left = r.ttl(key), r.exists(f"{key}:lock")
+    ttl, other_lock = r.ttl(key), r.get(f"{key}:lock")
     r.delete(key, f"{key}:lock")
     # quick: answered in well under the recomputation's 600 ms (a 50 ms round trip leaves room for 4 of them)
     quick = sum(seconds < 0.4 for _, seconds in answers)
@@ -106,5 +123,8 @@ def stale_while_revalidate(r: redis.Redis, prefix: str, get_fresh: Callable[...,
          ("" if {a for a, _ in answers} <= {"report-v1", "report-v2"} else f" (found: {sorted({str(a) for a, _ in answers})})")),
         (after == "report-v2", f"afterwards the refreshed value is served (found: {after!r})"),
         (ttl > 0, "the entry still has a hard TTL, so an unread key goes away" + ("" if ttl > 0 else f" (found: TTL {ttl})")),
-        (not lock_left, f"the lock {key.removeprefix(prefix)}:lock is released"),
+        (not lock_left, f"after the cold compute the lock {key.removeprefix(prefix)}:lock is released"),
+        (other_lock in ("another-client", b"another-client"),
+         "a release leaves another client's lock alone (a token and compare-and-delete)" +
+         ("" if other_lock in ("another-client", b"another-client") else " (found: the other client's lock was deleted)")),
     ])
