@@ -466,8 +466,14 @@ def has(capability: str, r: redis.Redis) -> bool:
 def require(capability: str, r: redis.Redis) -> None:
     """Raise a one-sentence LabError when the server behind `r` lacks `capability`."""
     if not has(capability, r):
-        raise LabError(f"This needs {NAMES[capability]}, which the server at {describe(r).url} does not have: "
-                       "unset REDIS_URL to use the lab's built-in server, or use Redis 8 / Redis Stack.")
+        what = describe(r)
+        if os.environ.get("REDIS_URL") and _source is not None and _source.how == "REDIS_URL":
+            todo = "unset REDIS_URL to use the lab's built-in server, or point it at Redis 8 with modules or Redis Stack"
+        else:
+            todo = ("run the lab with LAB_SERVER=stack where Redis Stack installs (Linux x86_64, macOS on Python 3.11), "
+                    "or set REDIS_URL to a Docker redis:8.2 (it bundles the modules), or use Binder")
+        raise LabError(f"This needs {NAMES[capability]}, which the server at {what.url} (Redis {what.version}) does "
+                       f"not have: {todo}.")
 
 
 last_server: ServerInfo | None = None  # what connect() found last: the ledger notes it beside each measurement
