@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -95,21 +97,25 @@ def ratio(df: pd.DataFrame) -> float:
 # ---------------------------------------------------------------- a second client that keeps asking PING
 
 
-def _probe(url: str, interval: float, duration: float, out) -> None:  # runs in the child process
-    import redis
-
-    client = redis.Redis.from_url(url, socket_timeout=duration + 5)
+# The probe runs as `python -c` with only redis-py imported: it starts in a fraction of a second, where a
+# multiprocessing child would import this whole package first. time.perf_counter is the system's monotonic clock on
+# Linux and macOS, so the probe's timestamps and the caller's marks are on one clock.
+_PROBE = """
+import json, select, sys, time
+import redis
+url, interval, limit = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+client = redis.Redis.from_url(url, socket_timeout=limit + 5)
+client.ping()
+print("ready", flush=True)
+points, start = [], time.perf_counter()
+while time.perf_counter() - start < limit and not select.select([sys.stdin], [], [], 0)[0]:
+    t0 = time.perf_counter()
     client.ping()
-    out.send("ready")
-    start = time.perf_counter()
-    points = []
-    while time.perf_counter() - start < duration and not out.poll():
-        t0 = time.perf_counter()
-        client.ping()
-        t1 = time.perf_counter()
-        points.append((t0 - start, t1 - t0))
-        time.sleep(max(0.0, interval - (t1 - t0)))
-    out.send(points)
+    t1 = time.perf_counter()
+    points.append((t0, t1 - t0))
+    time.sleep(max(0.0, interval - (t1 - t0)))
+print(json.dumps(points), flush=True)
+"""
 
 
 class latency_probe:
@@ -123,25 +129,25 @@ class latency_probe:
         self.frame = pd.DataFrame(columns=["t (s)", "latency (ms)"])
 
     def __enter__(self) -> latency_probe:
-        ctx = mp.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_probe, args=(self.url, self.interval, self.max_seconds, child), daemon=True)
-        self._proc.start()
-        if not self._conn.poll(30) or self._conn.recv() != "ready":
+        self._proc = subprocess.Popen([sys.executable, "-c", _PROBE, self.url, str(self.interval), str(self.max_seconds)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self._proc.stdout.readline().strip() != "ready":
             self._proc.kill()
             raise RuntimeError("the latency probe could not connect to Redis")
         self._t0 = time.perf_counter()
         return self
 
     def mark(self) -> float:
-        """Seconds since the probe started: use it to note when something began."""
+        """Seconds since the probe started, on the probe's clock: use it to note when something began."""
         return time.perf_counter() - self._t0
 
     def __exit__(self, *exc) -> None:
-        self._conn.send("stop")
-        points = self._conn.recv()
-        self._proc.join(timeout=5)
+        self._proc.stdin.write("stop\n")
+        self._proc.stdin.close()
+        points = json.loads(self._proc.stdout.readline() or "[]")
+        self._proc.wait(timeout=5)
         self.frame = pd.DataFrame(points, columns=["t (s)", "latency (ms)"])
+        self.frame["t (s)"] -= self._t0
         self.frame["latency (ms)"] *= 1e3
 
     @property

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -15,6 +12,7 @@ import pandas as pd
 import redis
 from tqdm.auto import tqdm
 
+from .measure import latency_probe
 from .show import BAD, GOOD, plain
 
 
@@ -42,57 +40,6 @@ class Step(NamedTuple):
     run: Callable[[], object]
     good: bool | None
 
-# The probe runs as `python -c` with only redis-py imported: it starts in a fraction of a second, where a
-# multiprocessing child would import this whole package first. time.perf_counter is the system's monotonic clock on
-# Linux and macOS, so the probe's timestamps and the caller's marks are on one clock.
-_PROBE = """
-import json, select, sys, time
-import redis
-url, interval, limit = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-client = redis.Redis.from_url(url, socket_timeout=limit + 5)
-client.ping()
-print("ready", flush=True)
-points, start = [], time.perf_counter()
-while time.perf_counter() - start < limit and not select.select([sys.stdin], [], [], 0)[0]:
-    t0 = time.perf_counter()
-    client.ping()
-    t1 = time.perf_counter()
-    points.append((t0, t1 - t0))
-    time.sleep(max(0.0, interval - (t1 - t0)))
-print(json.dumps(points), flush=True)
-"""
-
-
-class Probe:
-    """Context manager: another process sends PING every `interval` s; `.frame` holds (t, latency) afterwards."""
-
-    def __init__(self, url: str, *, interval: float = 0.002, max_seconds: float = 60.0):
-        self.url, self.interval, self.max_seconds = url, interval, max_seconds
-        self.frame = pd.DataFrame(columns=["t (s)", "latency (ms)"])
-
-    def __enter__(self) -> Probe:
-        self._proc = subprocess.Popen([sys.executable, "-c", _PROBE, self.url, str(self.interval), str(self.max_seconds)],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        if self._proc.stdout.readline().strip() != "ready":
-            self._proc.kill()
-            raise RuntimeError("the latency probe could not connect to Redis")
-        self._t0 = time.perf_counter()
-        return self
-
-    def mark(self) -> float:
-        """Seconds since the probe started, on the probe's clock."""
-        return time.perf_counter() - self._t0
-
-    def __exit__(self, *exc) -> None:
-        self._proc.stdin.write("stop\n")
-        self._proc.stdin.close()
-        points = json.loads(self._proc.stdout.readline() or "[]")
-        self._proc.wait(timeout=5)
-        self.frame = pd.DataFrame(points, columns=["t (s)", "latency (ms)"])
-        self.frame["t (s)"] -= self._t0
-        self.frame["latency (ms)"] *= 1e3
-
-
 def during(pings: pd.DataFrame, start: float, end: float, margin: float = 0.02) -> pd.DataFrame:
     """The probe's PINGs sent at most `margin` s before `start` (one sent just before can reach the server after the
     step's first command) that finished by `end` + `margin` s. A PING sent earlier waited for what ran before."""
@@ -108,7 +55,7 @@ def run_under_probe(client: redis.Redis, url: str, steps: list[Step], *, gap: fl
     worst and 99th-percentile PING during the step; the probe's raw (t, latency) frame).
     """
     rows = []
-    with Probe(url, interval=interval) as probe:
+    with latency_probe(url, interval=interval) as probe:
         time.sleep(0.2)  # a calm baseline first
         for step in tqdm(steps, desc="steps", leave=False):
             client.slowlog_reset()

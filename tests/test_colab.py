@@ -27,6 +27,15 @@ def colab_cell(path: Path) -> dict:
     return next(c for c in cells(path) if c["cell_type"] == "code")
 
 
+def stand_in_colab(tmp_path: Path) -> Path:
+    """A folder with an empty `google.colab` package: put it on PYTHONPATH and the cell believes it is in Colab."""
+    fake = tmp_path / "fake"
+    (fake / "google" / "colab").mkdir(parents=True)
+    (fake / "google" / "__init__.py").write_text("")
+    (fake / "google" / "colab" / "__init__.py").write_text("")
+    return fake
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_badge_and_setup_cell(path: Path) -> None:
     """The title cell links this notebook in Colab; the first code cell is the course's Colab cell, tagged colab."""
@@ -57,10 +66,7 @@ def test_setup_cell_does_nothing_outside_colab(tmp_path: Path) -> None:
 
 def test_setup_cell_in_a_simulated_colab(tmp_path: Path) -> None:
     """With google.colab importable, the cell clones the course, installs its packages and makes `helpers` importable."""
-    fake = tmp_path / "fake"
-    (fake / "google" / "colab").mkdir(parents=True)
-    (fake / "google" / "__init__.py").write_text("")
-    (fake / "google" / "colab" / "__init__.py").write_text("")
+    fake = stand_in_colab(tmp_path)
     course = tmp_path / "course"
     code = "".join(colab_cell(NOTEBOOKS[0])["source"])
     probe = (f"import google.colab\n{code}\nimport helpers\n"
@@ -77,10 +83,7 @@ def test_setup_cell_in_a_simulated_colab(tmp_path: Path) -> None:
 
 def test_setup_cell_says_what_to_do_when_the_clone_fails(tmp_path: Path) -> None:
     """A repository that cannot be cloned (the unpublished OWNER/REPO placeholder) gives one sentence, not a traceback."""
-    fake = tmp_path / "fake"
-    (fake / "google" / "colab").mkdir(parents=True)
-    (fake / "google" / "__init__.py").write_text("")
-    (fake / "google" / "colab" / "__init__.py").write_text("")
+    fake = stand_in_colab(tmp_path)
     code = "".join(colab_cell(NOTEBOOKS[0])["source"])
     env = dict(os.environ, PYTHONPATH=str(fake), COURSE_DIR=str(tmp_path / "course"),
                COURSE_REPO=str(tmp_path / "nowhere"), GIT_TERMINAL_PROMPT="0")
