@@ -6,12 +6,14 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 import pandas as pd
 import redis
+from tqdm.auto import tqdm
 
 
 class Crash(Exception):
@@ -233,43 +235,86 @@ def xadd_server_cost(r: redis.Redis, stream: str, *, maxlen: int, adds: int, app
     return cost, *size
 
 
-def fanout_latency(r: redis.Redis, prefix: str, *, readers: int, events: int) -> pd.DataFrame:
-    """µs for one event to reach all `readers` (one thread, all connections open): PUBLISH vs XADD + XREAD each."""
+def server_us(before: dict, after: dict, command: str) -> float:
+    """Server-side µs spent in `command` between two INFO commandstats readings."""
+    key = f"cmdstat_{command}"
+    return after.get(key, {}).get("usec", 0) - before.get(key, {}).get("usec", 0)
+
+
+def fanout_blocking(r: redis.Redis, prefix: str, *, readers: int, events: int) -> pd.DataFrame:
+    """µs until all `readers` (a thread each, own connection) have one event: PUBLISH vs XADD to readers in XREAD BLOCK."""
     channel, stream = f"{prefix}fanout:channel", f"{prefix}fanout:stream"
     r.delete(stream)
+    lock, done = threading.Lock(), threading.Event()
+    arrived: dict[tuple[str, int], list[float]] = {}
+
+    def arrive(kind: str, event: int) -> None:
+        now = time.perf_counter()
+        with lock:
+            got = arrived.setdefault((kind, event), [])
+            got.append(now)
+            if len(got) == readers:
+                done.set()
+
+    def subscriber(sub: redis.client.PubSub) -> None:
+        for message in sub.listen():
+            if message["type"] == "message":
+                if int(message["data"]) < 0:
+                    return
+                arrive("pubsub", int(message["data"]))
+
+    def stream_reader(client: redis.Redis) -> None:
+        last = "0-0"
+        while True:
+            for entry_id, fields in client.xread({stream: last}, block=0)[0][1]:   # XREAD BLOCK 0 STREAMS … last
+                last = entry_id
+                if int(fields["event"]) < 0:
+                    return
+                arrive("stream", int(fields["event"]))
+
+    pool = r.connection_pool
+    clients = [redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class,
+                                                      **pool.connection_kwargs)) for _ in range(readers)]
     subs = []
     for _ in range(readers):
         sub = r.pubsub()
         sub.subscribe(channel)
-        sub.get_message(timeout=2)
+        sub.get_message(timeout=2)                     # the confirmation: subscribed before the first PUBLISH
         subs.append(sub)
-    pool = r.connection_pool
-    clients = [redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class,
-                                                      **pool.connection_kwargs)) for _ in range(readers)]
-    last = ["0-0"] * readers
-    pubsub_us, stream_us = [], []
-    for event in range(events):
-        start = time.perf_counter()
-        r.publish(channel, event)
-        got = [sub.get_message(timeout=2) for sub in subs]
-        pubsub_us.append((time.perf_counter() - start) * 1e6)
-        assert all(m and m["type"] == "message" for m in got), "a subscriber missed an event"
-        start = time.perf_counter()
-        r.xadd(stream, {"event": event})
-        for i, client in enumerate(clients):
-            last[i] = client.xread({stream: last[i]})[0][1][-1][0]
-        stream_us.append((time.perf_counter() - start) * 1e6)
+    threads = [threading.Thread(target=subscriber, args=(s,), daemon=True) for s in subs]
+    threads += [threading.Thread(target=stream_reader, args=(c,), daemon=True) for c in clients]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)                                    # every reader is in XREAD BLOCK
+    before = r.info("commandstats")
+    latency: dict[str, list[float]] = {"pubsub": [], "stream": []}
+    for event in tqdm(range(events), desc="fan-out events"):
+        for kind in ("pubsub", "stream") if event % 2 else ("stream", "pubsub"):
+            done.clear()
+            start = time.perf_counter()
+            r.publish(channel, event) if kind == "pubsub" else r.xadd(stream, {"event": event})
+            if not done.wait(5):
+                raise RuntimeError(f"{kind}: a reader missed event {event}")
+            latency[kind].append((max(arrived[(kind, event)]) - start) * 1e6)
+            time.sleep(0.002)                          # let every reader block again
+    after = r.info("commandstats")
+    r.publish(channel, -1)
+    r.xadd(stream, {"event": -1})
+    for t in threads:
+        t.join(5)
     retained = r.memory_usage(stream, samples=0)
     for sub in subs:
         sub.close()
     for client in clients:
         client.close()
     r.delete(stream)
-    frame = pd.DataFrame({"µs to reach all readers (median)": [statistics.median(pubsub_us),
-                                                                statistics.median(stream_us)],
-                          "bytes kept on the server afterwards": ["(nothing is stored)", retained]},
-                         index=["Pub/Sub: PUBLISH", "Stream: XADD + XREAD per reader"])
-    return frame
+    return pd.DataFrame({"µs to reach all readers (median)": [statistics.median(latency["pubsub"]),
+                                                               statistics.median(latency["stream"])],
+                         "server µs per event (commandstats)": [server_us(before, after, "publish") / events,
+                                                                 (server_us(before, after, "xadd")
+                                                                  + server_us(before, after, "xread")) / events],
+                         "bytes kept on the server afterwards": ["(nothing is stored)", retained]},
+                        index=["Pub/Sub: PUBLISH to subscribers", "Stream: XADD to readers in XREAD BLOCK"])
 
 
 def slow_subscriber(server_client: redis.Redis, *, messages: int, size: int) -> dict[str, int]:

@@ -45,3 +45,10 @@ def test_late_subscriber_gets_nothing_published_before(lab_url: str) -> None:
     for i in range(50):
         r.publish("test-streams:late", i)
     assert streams.late_subscriber_gets(r, "test-streams:late", wait=0.2) == 0
+
+
+def test_fanout_blocking_reaches_every_reader(lab_url: str) -> None:
+    r = redis.Redis.from_url(lab_url, decode_responses=True)
+    frame = streams.fanout_blocking(r, "test:fanout:", readers=3, events=4)
+    assert frame.shape == (2, 3) and (frame.iloc[:, :2] > 0).all().all()
+    assert not r.exists("test:fanout:fanout:stream")

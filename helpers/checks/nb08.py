@@ -67,3 +67,39 @@ def idempotent(r: redis.Redis, prefix: str, apply_payment: Callable[..., object]
     ])
     r.delete(*markers, account)
     return ok
+
+
+def claim_loop(r: redis.Redis, prefix: str, claim_all: Callable[..., object]) -> bool:
+    """Notebook 08: an XAUTOCLAIM loop that follows the cursor to 0-0 and reports the deleted IDs it returns."""
+    stream, group = f"{prefix}exercise:jobs", "workers"
+    r.delete(stream)
+    r.xgroup_create(stream, group, id="0", mkstream=True)
+    pipe = r.pipeline(transaction=False)
+    for i in range(260):
+        pipe.xadd(stream, {"job": str(i)})
+    ids = pipe.execute()
+    r.xreadgroup(group, "dead", {stream: ">"}, count=250)         # a worker that died holding 250 jobs
+    r.xreadgroup(group, "alive", {stream: ">"}, count=10)         # a live worker, busy with 10 right now
+    age_pending(r, stream, group, "dead", ids[:250], idle_ms=120_000)
+    gone = ids[100:105]
+    r.xdel(stream, *gone)                                          # trimmed away while still pending
+    try:
+        result = claim_all(r, stream, group, "rescuer", 60_000)
+        claimed, deleted = result
+        claimed_ids, deleted_ids = {e[0] for e in claimed}, set(deleted)
+    except Exception as exc:  # a learner's half-written function: say what broke, don't stop Run All
+        r.delete(stream)
+        return check([(False, f"claim_all raised or returned something else ({type(exc).__name__}: {exc}); "
+                              "it returns (claimed entries, deleted IDs)")])
+    owners = {p["message_id"]: p["consumer"] for p in r.xpending_range(stream, group, "-", "+", 1_000)}
+    alive = set(ids[250:])
+    ok = check([
+        (claimed_ids == set(ids[:250]) - set(gone),
+         f"all {250 - len(gone)} idle jobs of the dead worker claimed ({len(claimed_ids)} returned) — "
+         "more than one XAUTOCLAIM page: follow the cursor until it is 0-0"),
+        (deleted_ids == set(gone), f"the {len(gone)} deleted IDs XAUTOCLAIM reported are returned "
+                                   f"({len(deleted_ids)} found): their payload is gone, someone must know"),
+        (all(owners.get(i) == "alive" for i in alive), "the live worker's 10 jobs were left alone"),
+    ])
+    r.delete(stream)
+    return ok
