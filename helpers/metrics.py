@@ -1,4 +1,4 @@
-"""Observability plumbing for notebook 11: INFO sampling, the guide's alert thresholds, Prometheus export, /health."""
+"""Observability plumbing for notebook 11: a sampling thread, workloads, Prometheus and /health servers, plots."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterator
+from typing import Callable
 
 import pandas as pd
 import redis
@@ -16,89 +16,13 @@ import redis
 from .errors import LabError
 from .server import binaries, free_port
 
-SECTIONS = ("memory", "clients", "stats", "replication", "latencystats")
-
-# The guide's table: metric -> (warning, critical, "above" or "below"). Percentages are 0-100, latency in ms.
-THRESHOLDS: dict[str, tuple[float, float, str]] = {
-    "memory_pct": (70, 85, "above"),
-    "clients_pct": (80, 90, "above"),
-    "blocked_clients": (0, 10, "above"),
-    "p99_ms": (10, 50, "above"),
-    "hit_ratio_pct": (90, 80, "below"),
-    "replication_lag_s": (1, 10, "above"),
-    "evicted_per_s": (100, 1000, "above"),
-}
-
-
-def snapshot(r: redis.Redis) -> dict:
-    """One INFO read of the sections the metrics need, stamped with the local monotonic time."""
-    info = r.execute_command("INFO", *SECTIONS)
-    info["_t"] = time.monotonic()
-    return info
-
-
-def worst_p99_ms(info: dict) -> float:
-    """The highest p99 of any command in INFO latencystats, in ms (cumulative since start or CONFIG RESETSTAT)."""
-    p99s = [v["p99"] for k, v in info.items() if k.startswith("latency_percentiles_usec_") and isinstance(v, dict)]
-    return max(p99s, default=0.0) / 1000
-
-
-def derive(before: dict, after: dict) -> dict:
-    """The dashboard's metrics for the window between two snapshots: levels from `after`, rates from the deltas."""
-    dt = max(after["_t"] - before["_t"], 1e-9)
-    hits = after["keyspace_hits"] - before["keyspace_hits"]
-    misses = after["keyspace_misses"] - before["keyspace_misses"]
-    maxmemory = after.get("maxmemory", 0)
-    lag = after.get("master_last_io_seconds_ago") if after.get("role") == "slave" else None
-    return {
-        "t": after["_t"],
-        "used_memory_mb": after["used_memory"] / 2**20,
-        "memory_pct": 100 * after["used_memory"] / maxmemory if maxmemory else None,
-        "connected_clients": after["connected_clients"],
-        "clients_pct": 100 * after["connected_clients"] / after["maxclients"] if after.get("maxclients") else None,
-        "blocked_clients": after["blocked_clients"],
-        "ops_per_s": (after["total_commands_processed"] - before["total_commands_processed"]) / dt,
-        "hit_ratio_pct": 100 * hits / (hits + misses) if hits + misses else None,
-        "lifetime_hit_ratio_pct": (100 * after["keyspace_hits"] / (after["keyspace_hits"] + after["keyspace_misses"])
-                                   if after["keyspace_hits"] + after["keyspace_misses"] else None),
-        "evicted_per_s": (after["evicted_keys"] - before["evicted_keys"]) / dt,
-        "expired_per_s": (after["expired_keys"] - before["expired_keys"]) / dt,
-        "p99_ms": worst_p99_ms(after),
-        "replication_lag_s": lag,
-        "connected_replicas": after.get("connected_slaves", 0),
-    }
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One threshold crossed: which metric, how bad, the value and the threshold it crossed."""
-
-    metric: str
-    level: str
-    value: float
-    threshold: float
-
-
-def alerts(metrics: dict, thresholds: dict[str, tuple[float, float, str]] = THRESHOLDS) -> list[Alert]:
-    """The alerts a window's metrics fire: critical when past the critical threshold, else warning past the warning."""
-    fired = []
-    for name, (warning, critical, direction) in thresholds.items():
-        value = metrics.get(name)
-        if value is None:
-            continue
-        past = (lambda limit: value > limit) if direction == "above" else (lambda limit: value < limit)
-        if past(critical):
-            fired.append(Alert(name, "critical", value, critical))
-        elif past(warning):
-            fired.append(Alert(name, "warning", value, warning))
-    return fired
-
 
 @dataclass
 class Collector:
-    """Samples INFO every `interval` seconds in a background thread; `.frame()` gives one row per window."""
+    """Calls `read()` every `interval` seconds in a background thread; `.frame()` gives `derive(a, b)` per window."""
 
-    client: redis.Redis
+    read: Callable[[], dict]                 # one INFO snapshot with "_t", the monotonic time it was read
+    derive: Callable[[dict, dict], dict]     # two snapshots -> one window's metrics, with "t"
     interval: float = 0.1
     samples: list[dict] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -107,7 +31,7 @@ class Collector:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append(snapshot(self.client))
+            self.samples.append(self.read())
             self._stop.wait(self.interval)
 
     def __enter__(self) -> Collector:
@@ -119,7 +43,7 @@ class Collector:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        self.samples.append(snapshot(self.client))
+        self.samples.append(self.read())
 
     def mark(self, label: str) -> None:
         """Note that a workload phase called `label` starts now (drawn on the dashboard)."""
@@ -127,8 +51,7 @@ class Collector:
 
     def frame(self) -> pd.DataFrame:
         """One row per sampling window, `t (s)` from the first sample, with the phase each window ended in."""
-        rows = [derive(a, b) for a, b in zip(self.samples, self.samples[1:])]
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame([self.derive(a, b) for a, b in zip(self.samples, self.samples[1:])])
         t0 = self.samples[0]["_t"]
         frame["phase"] = [next((label for at, label in reversed(self._marks) if at <= t), "")
                           for t in frame["t"]]
@@ -144,36 +67,12 @@ class Collector:
 # ---------------------------------------------------------------- Prometheus
 
 
-class InfoCollector:
-    """A prometheus_client collector that reads INFO at scrape time: gauges for levels, counters for totals."""
-
-    GAUGES = {"used_memory": "redis_memory_used_bytes", "maxmemory": "redis_memory_max_bytes",
-              "connected_clients": "redis_connected_clients", "blocked_clients": "redis_blocked_clients",
-              "maxclients": "redis_max_clients"}
-    COUNTERS = {"total_commands_processed": "redis_commands_processed", "keyspace_hits": "redis_keyspace_hits",
-                "keyspace_misses": "redis_keyspace_misses", "evicted_keys": "redis_evicted_keys",
-                "expired_keys": "redis_expired_keys"}
-
-    def __init__(self, client: redis.Redis):
-        self.client = client
-
-    def collect(self) -> Iterator:
-        """Yield one metric family per INFO field (called by prometheus_client on every scrape)."""
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
-        info = snapshot(self.client)
-        for field_name, metric in self.GAUGES.items():
-            yield GaugeMetricFamily(metric, f"INFO {field_name}", value=info.get(field_name, 0))
-        for field_name, metric in self.COUNTERS.items():
-            yield CounterMetricFamily(metric, f"INFO {field_name}", value=info.get(field_name, 0))
-
-
-def serve_prometheus(client: redis.Redis) -> tuple[str, Callable[[], None]]:
-    """Serve `client`'s INFO as Prometheus metrics on 127.0.0.1 and a free port: (URL of /metrics, stop)."""
+def serve_prometheus(collector: object) -> tuple[str, Callable[[], None]]:
+    """Serve a prometheus_client `collector` on its own registry, 127.0.0.1 and a free port: (URL of /metrics, stop)."""
     from prometheus_client import CollectorRegistry, start_http_server
 
     registry = CollectorRegistry()
-    registry.register(InfoCollector(client))
+    registry.register(collector)
     port = free_port()
     httpd, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
 
@@ -186,24 +85,6 @@ def serve_prometheus(client: redis.Redis) -> tuple[str, Callable[[], None]]:
 
 
 # ---------------------------------------------------------------- /health
-
-
-def health(r: redis.Redis, *, memory_pct: float = 85, blocked: int = 10) -> tuple[int, dict]:
-    """The guide's health check, fixed: (HTTP status, body); 503 when down, slow to answer, or degraded."""
-    try:
-        info = r.execute_command("INFO", "memory", "clients")
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        return 503, {"status": "unhealthy", "reason": f"{type(exc).__name__}: {exc}"}
-    reasons = []
-    if info.get("maxmemory"):
-        used = 100 * info["used_memory"] / info["maxmemory"]
-        if used > memory_pct:
-            reasons.append(f"memory at {used:.1f}% of maxmemory")
-    if info["blocked_clients"] > blocked:
-        reasons.append(f"{info['blocked_clients']} blocked clients")
-    if reasons:
-        return 503, {"status": "degraded", "reason": "; ".join(reasons)}
-    return 200, {"status": "healthy"}
 
 
 def serve_health(check: Callable[[], tuple[int, dict]]) -> tuple[str, Callable[[], None]]:
@@ -371,7 +252,7 @@ PANELS = [  # (columns, title, y label)
 ]
 
 
-def dashboard(frame: pd.DataFrame, phases: list[tuple[float, str]], thresholds=THRESHOLDS):
+def dashboard(frame: pd.DataFrame, phases: list[tuple[float, str]], thresholds: dict[str, tuple]):
     """A 2×3 grid of the collector's metrics over time, with the guide's warning/critical lines and phase marks."""
     import matplotlib.pyplot as plt
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 import redis
@@ -10,19 +11,38 @@ import redis
 from ..show import check
 
 
-def window_hit_ratio(fn: Callable[[dict, dict], float | None]) -> bool:
-    """Notebook 11: the hit ratio between two INFO snapshots, not since start-up."""
-    week = {"keyspace_hits": 1_000_000, "keyspace_misses": 20_000}
-    storm = {"keyspace_hits": 1_000_300, "keyspace_misses": 20_700}
+def rejected_alert(fn: Callable[[dict, dict], str | None], server_url: str) -> bool:
+    """Notebook 11: an alert on connections refused during a window, not on the counter since start-up."""
+    r = redis.Redis.from_url(server_url, decode_responses=True)
+
+    def snap() -> dict:
+        return {**r.info(), "_t": time.monotonic()}
+
+    def overflow() -> None:
+        # more connections than maxclients: the last ones are refused ("max number of clients reached")
+        extra = [redis.Redis.from_url(server_url, retry=None) for _ in range(int(r.config_get("maxclients")["maxclients"]))]
+        for c in extra:
+            try:
+                c.ping()
+            except redis.ConnectionError:
+                pass
+        for c in extra:
+            c.close()
+
     try:
-        in_storm, quiet = fn(week, storm), fn(storm, storm)
+        overflow()                                     # yesterday's incident: the counter is now above 0
+        a, b = snap(), snap()
+        quiet = fn(a, b)
+        overflow()
+        refusing = fn(b, snap())
     except Exception as exc:  # a learner's half-written function: say what broke, don't stop Run All
-        return check([(False, f"window_hit_ratio raised {type(exc).__name__}: {exc}")])
+        return check([(False, f"rejected_alert raised {type(exc).__name__}: {exc}")])
+    finally:
+        r.close()
     return check([
-        (isinstance(in_storm, float) and abs(in_storm - 0.3) < 1e-9,
-         f"300 hits and 700 misses in the window give 0.3 (found: {in_storm!r}; 0.98 means the counters since "
-         "start-up were used)"),
-        (quiet is None, f"a window without reads gives None, not a division by zero (found: {quiet!r})"),
+        (quiet is None, f"no connection refused in the window, {a['rejected_connections']} since start-up: no alert "
+                        f"(found: {quiet!r})"),
+        (refusing == "critical", f"connections refused in the window: 'critical' (found: {refusing!r})"),
     ])
 
 
@@ -52,4 +72,29 @@ def named_connections(url: str, make_client: Callable[[str, str], redis.Redis]) 
     return check([
         (opened >= 4, f"four threads at once made the pool open {opened} connections"),
         (named == opened, f"{named} of {opened} connections carry the name {name!r} in CLIENT LIST"),
+    ])
+
+
+def replica_health(fn: Callable[[redis.Redis], tuple[int, dict]], replica_url: str, primary_port: int) -> bool:
+    """Notebook 11: a replica's /health answers 200 when linked, 503 when its link is down or it is stalled."""
+    fast = {"socket_timeout": 0.3, "socket_connect_timeout": 0.3, "retry": None, "decode_responses": True}
+    admin = redis.Redis.from_url(replica_url, decode_responses=True)
+    try:
+        linked = fn(redis.Redis.from_url(replica_url, **fast))
+        admin.execute_command("CLIENT", "PAUSE", 1000, "ALL")
+        try:
+            stalled = fn(redis.Redis.from_url(replica_url, **fast))
+        finally:
+            admin.execute_command("CLIENT", "UNPAUSE")
+        admin.replicaof("127.0.0.1", 1)  # a port nothing listens on: the link goes down
+        unlinked = fn(redis.Redis.from_url(replica_url, **fast))
+    except Exception as exc:  # a learner's half-written function: say what broke, don't stop Run All
+        return check([(False, f"replica_health raised {type(exc).__name__}: {exc}")])
+    finally:
+        admin.replicaof("127.0.0.1", primary_port)
+        admin.close()
+    return check([
+        (linked[0] == 200, f"a replica linked to its primary answers 200 (found: {linked})"),
+        (unlinked[0] == 503, f"a replica whose link to the primary is down answers 503 (found: {unlinked})"),
+        (stalled[0] == 503, f"a stalled replica answers 503 within its timeout, not a crash (found: {stalled})"),
     ])
