@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from .server import RedisServer, binaries, free_port, launch, start_server, wait
 
 # Measured on the lab machine: with the defaults a 6-node cluster shows its replicas in CLUSTER SLOTS only after
 # ~13 s; these three settings bring it up in ~2.5 s (a replica pings, syncs and is declared healthy sooner).
+# Lab settings, not production ones: the defaults are cluster-node-timeout 15000, repl-ping-replica-period 10,
+# repl-diskless-sync-delay 5 — a 1 s node timeout on a loaded host can declare a healthy node failed.
 FAST_CLUSTER = {"cluster-node-timeout": "1000", "repl-ping-replica-period": "1", "repl-diskless-sync-delay": "0"}
 MASTER_NAME = "mymaster"
 
@@ -229,6 +233,7 @@ def start_replicated(*, replicas: int = 1, config: dict[str, str] | None = None,
                                 name="replica")
             if link:
                 copy._cleanup.append(link.stop)
+                copy.link = link  # so a crash can cut it
             copies.append(copy)
         deadline = time.monotonic() + 15
         while not all(c.client().info("replication").get("master_link_status") == "up" for c in copies):
@@ -260,10 +265,14 @@ def start_sentinel_process(monitor_port: int, *, quorum: int, down_after_ms: int
 
 
 def start_sentinel(*, replicas: int = 1, sentinels: int = 3, down_after_ms: int = 1000,
-                   failover_timeout_ms: int = 3000, timeout: float = 20.0) -> SentinelDeployment:
-    """A master + replicas watched by `sentinels` sentinels (quorum: a majority), ready when all see each other."""
+                   failover_timeout_ms: int = 3000, timeout: float = 20.0, link_delay: float = 0.0) -> SentinelDeployment:
+    """A master + replicas watched by `sentinels` sentinels (quorum: a majority), ready when all see each other.
+
+    Lab settings, not defaults: Sentinel's down-after-milliseconds defaults to 30 000 and failover-timeout to
+    180 000. `link_delay` puts each replica's replication link through a delaying relay (see start_replicated).
+    """
     started = time.perf_counter()
-    master, copies = start_replicated(replicas=replicas)
+    master, copies = start_replicated(replicas=replicas, link_delay=link_delay)
     deployment = SentinelDeployment(master, copies, [])
     try:
         for _ in range(sentinels):
@@ -286,9 +295,12 @@ def start_sentinel(*, replicas: int = 1, sentinels: int = 3, down_after_ms: int 
     return deployment
 
 
-def crash(server: RedisServer) -> None:
-    """Kill a server the hard way (SIGKILL: no shutdown, no goodbye to replicas or sentinels)."""
+def crash(server: RedisServer, *, cut: list | None = None) -> None:
+    """Kill a server the hard way (SIGKILL: no shutdown, no goodbye to replicas or sentinels); cut these relays too."""
     if server.alive():
+        for link in cut or []:
+            if link is not None:
+                link.stop()
         os.kill(server.pid, signal.SIGKILL)
         if server.process is not None:
             server.process.wait(timeout=5)
@@ -296,34 +308,55 @@ def crash(server: RedisServer) -> None:
 
 @dataclass(frozen=True)
 class Attempt:
-    """One write tried during a failover: when (s after the crash), whether it worked, and the error if not."""
+    """One write tried across a failover: which writer, its id, when (s after the crash, negative before), outcome.
 
-    t: float
-    ok: bool
-    error: str = ""
-
-
-def writes_through_failover(deployment: SentinelDeployment, key: str, *, interval: float = 0.05,
-                            limit: float = 15.0, after_recovery: int = 5) -> list[Attempt]:
-    """Crash the master, then write every `interval` s through Sentinel.master_for until writes work again.
-
-    Bounded: gives up `limit` s after the crash. Stops `after_recovery` successful writes after the first one.
+    `outcome` is 'acknowledged' (the writer's function returned True), 'unconfirmed' (it returned False) or the
+    name of the exception it raised.
     """
-    sentinel = deployment.sentinel(socket_timeout=0.2, socket_connect_timeout=0.2)
-    master = sentinel.master_for(deployment.name, socket_timeout=0.2, socket_connect_timeout=0.2, retry=None)
-    master.set(key, 0)
-    master.wait(len(deployment.replicas), 100)  # the replicas have the starting value (within the 0.2 s timeout)
-    crash(deployment.master)
-    start = time.perf_counter()
-    attempts: list[Attempt] = []
-    successes = 0
-    while (t := time.perf_counter() - start) < limit and successes < after_recovery:
-        try:
-            master.incr(key)
-            attempts.append(Attempt(t, True))
-            successes += 1
-        except (redis.RedisError, OSError) as exc:
-            attempts.append(Attempt(t, False, type(exc).__name__))
-        time.sleep(interval)
-    return attempts
 
+    writer: str
+    i: int
+    t: float
+    outcome: str
+
+
+def writes_across_failover(deployment: SentinelDeployment, writers: dict[str, Callable[[int], bool]], *,
+                           before: float = 1.0, interval: float = 0.005, limit: float = 15.0,
+                           after_recovery: float = 0.3) -> list[Attempt]:
+    """Run every writer in its own thread, crash the master `before` s later, keep writing through the failover.
+
+    Each writer is called with 0, 1, 2 … every `interval` s. The crash is a SIGKILL of the master and, when the
+    replica's link goes through a relay, a cut of that link at the same instant: bytes the master had sent but the
+    replica had not received die with the master's host. A writer stops `after_recovery` s after the first answer
+    from a server since the crash, or `limit` s after the crash (bounded either way).
+    """
+    raw: list[tuple[str, int, float, str]] = []   # (writer, i, perf_counter at the call, outcome)
+    crashed_at: list[float] = []                  # set once, by the main thread, at the SIGKILL
+
+    def run(name: str, write: Callable[[int], bool]) -> None:
+        i, recovered = 0, None
+        while True:
+            started = time.perf_counter()
+            try:
+                outcome = "acknowledged" if write(i) else "unconfirmed"
+            except (redis.RedisError, OSError) as exc:
+                outcome = type(exc).__name__
+            raw.append((name, i, started, outcome))  # list.append is atomic: no lock needed
+            now = time.perf_counter()
+            if crashed_at and started > crashed_at[0]:
+                if outcome in ("acknowledged", "unconfirmed") and recovered is None:  # the server answered
+                    recovered = now
+                if (recovered and now - recovered > after_recovery) or now - crashed_at[0] > limit:
+                    return
+            i += 1
+            time.sleep(max(0.0, interval - (now - started)))
+
+    threads = [threading.Thread(target=run, args=item, daemon=True) for item in writers.items()]
+    for thread in threads:
+        thread.start()
+    time.sleep(before)
+    crash(deployment.master, cut=[getattr(r, "link", None) for r in deployment.replicas])
+    crashed_at.append(time.perf_counter())
+    for thread in threads:
+        thread.join(limit + 5)
+    return [Attempt(name, i, started - crashed_at[0], outcome) for name, i, started, outcome in sorted(raw)]

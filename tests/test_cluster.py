@@ -95,18 +95,33 @@ def test_standalone_is_standalone() -> None:
         assert cluster.mode_of(server.client()) == "standalone"
 
 
-def test_sentinel_failover_is_measured_within_its_bound() -> None:
-    """master_for writes, a crash is detected, the replica is promoted, and the measurement ends in time."""
-    with cluster.start_sentinel() as deployment:
+def test_writes_in_flight_across_a_failover_lose_the_lagging_window() -> None:
+    """Writes run before and across the crash; the ones acknowledged within the link's lag are lost, WAITed ones not."""
+    with cluster.start_sentinel(link_delay=0.05) as deployment:
         servers = [deployment.master, *deployment.replicas, *deployment.sentinels]
         assert cluster.mode_of(deployment.sentinels[0].client()) == "sentinel"
-        assert deployment.sentinel().master_for("mymaster").set("k", "v")
         replica_port = deployment.replicas[0].port
+        master = deployment.sentinel().master_for("mymaster", socket_timeout=1.0, socket_connect_timeout=0.2,
+                                                  retry=None)
+
+        def trust(i: int) -> bool:
+            master.sadd("trusted", i)
+            return True
+
+        def waited(i: int) -> bool:
+            master.sadd("waited", i)
+            return master.wait(1, 500) >= 1
+
         started = time.perf_counter()
-        attempts = cluster.writes_through_failover(deployment, "counter", limit=15.0)
+        attempts = cluster.writes_across_failover(deployment, {"trust": trust, "wait": waited}, before=0.6)
         assert time.perf_counter() - started < 20
-        assert any(not a.ok for a in attempts) and attempts[-1].ok
+        assert any(a.t < 0 and a.outcome == "acknowledged" for a in attempts), "writes ran before the crash"
+        assert any(a.t > 0 and a.outcome not in ("acknowledged", "unconfirmed") for a in attempts)
         assert deployment.master_address() == ("127.0.0.1", replica_port)
+        new = deployment.sentinel().master_for("mymaster")
+        kept = {"trust": set(map(int, new.smembers("trusted"))), "wait": set(map(int, new.smembers("waited")))}
+        lost = [a for a in attempts if a.outcome == "acknowledged" and a.i not in kept[a.writer]]
+        assert lost and all(a.writer == "trust" and -0.3 < a.t < 0 for a in lost)
     assert gone(servers)
 
 
@@ -114,10 +129,13 @@ def test_failover_measurement_gives_up_at_its_limit() -> None:
     """With no replica to promote, writes never recover and the measurement still stops at `limit`."""
     with cluster.start_sentinel() as deployment:
         deployment.replicas[0].stop()
+        master = deployment.sentinel().master_for("mymaster", socket_timeout=0.2, retry=None)
         started = time.perf_counter()
-        attempts = cluster.writes_through_failover(deployment, "counter", limit=2.0)
-        assert time.perf_counter() - started < 4
-        assert attempts and not any(a.ok for a in attempts)
+        attempts = cluster.writes_across_failover(deployment, {"w": lambda i: bool(master.incr("c"))},
+                                                  before=0.2, limit=2.0)
+        assert time.perf_counter() - started < 5
+        assert any(a.t > 0 for a in attempts)
+        assert not any(a.outcome == "acknowledged" for a in attempts if a.t > 0.1)
 
 
 def test_delay_link_makes_a_replica_late_and_wait_fixes_it() -> None:
