@@ -486,6 +486,8 @@ def connect(*, quiet: bool = False, **kwargs) -> redis.Redis:
     install_notebook_handler()
     global last_server
     source = lab_source()
+    # every connection named after its user, so a workshop instructor's CLIENT LIST and SLOWLOG say whose it is
+    kwargs.setdefault("client_name", f"course:{urlsplit(source.url).username or 'default'}")
     client = client_for(source.url, **kwargs)
     last_server = describe(client, source.how, source.url)
     if not quiet:

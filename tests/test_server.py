@@ -63,6 +63,7 @@ def test_connect_prints_the_server_found(lab_url: str, monkeypatch: pytest.Monke
     assert r.ping()
     assert re.search(r"Redis \d+\.\d+\.\d+ at redis://127\.0\.0\.1:\d+ — REDIS_URL; capabilities: ", out), out
     assert ("search" in out and "json" in out) == bool(srv.binaries().modules)
+    assert r.client_getname() == "course:default", "the instructor's CLIENT LIST names whose connection it is"
 
 
 def test_capabilities_of_the_session_server(lab_url: str) -> None:
