@@ -8,9 +8,10 @@ import socket
 import ssl
 import string
 import time
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import pandas as pd
 import redis
@@ -65,6 +66,12 @@ class Certificates:
     client_cert: Path
     client_key: Path
     stranger_ca: Path  # a second CA that signed nothing here: trusting it must not be enough
+    elsewhere_cert: Path  # signed by our CA for another host (db.internal.example): only hostname checking refuses it
+    elsewhere_key: Path
+
+    def for_elsewhere(self) -> Certificates:
+        """The same files with the server presenting the certificate issued for another host."""
+        return replace(self, server_cert=self.elsewhere_cert, server_key=self.elsewhere_key)
 
 
 def make_certificates(folder: Path) -> Certificates:
@@ -75,15 +82,19 @@ def make_certificates(folder: Path) -> Certificates:
     ca, stranger = trustme.CA(), trustme.CA()
     server = ca.issue_cert("127.0.0.1", "localhost")
     client = ca.issue_cert("app@example.com", common_name="app")
+    elsewhere = ca.issue_cert("db.internal.example")
     files = Certificates(folder, folder / "ca.crt", folder / "server.crt", folder / "server.key",
-                         folder / "client.crt", folder / "client.key", folder / "stranger-ca.crt")
+                         folder / "client.crt", folder / "client.key", folder / "stranger-ca.crt",
+                         folder / "elsewhere.crt", folder / "elsewhere.key")
     ca.cert_pem.write_to_path(str(files.ca))
     stranger.cert_pem.write_to_path(str(files.stranger_ca))
     server.cert_chain_pems[0].write_to_path(str(files.server_cert))
     server.private_key_pem.write_to_path(str(files.server_key))
     client.cert_chain_pems[0].write_to_path(str(files.client_cert))
     client.private_key_pem.write_to_path(str(files.client_key))
-    for key in (files.server_key, files.client_key):
+    elsewhere.cert_chain_pems[0].write_to_path(str(files.elsewhere_cert))
+    elsewhere.private_key_pem.write_to_path(str(files.elsewhere_key))
+    for key in (files.server_key, files.client_key, files.elsewhere_key):
         key.chmod(0o600)
     return files
 
@@ -122,13 +133,19 @@ class TlsServer:
         """Stop the server."""
         self.server.stop()
 
+    def __enter__(self) -> TlsServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
 
 def start_tls_server(certs: Certificates, *, password: str | None = None, auth_clients: str | None = None,
-                     name: str = "tls") -> TlsServer:
+                     name: str = "tls", config: dict[str, str] | None = None) -> TlsServer:
     """Start a private server with a plain port and a TLS port on 127.0.0.1; `auth_clients` None keeps the default."""
     tls_port = free_port()
     config = {"tls-port": str(tls_port), "tls-cert-file": str(certs.server_cert),
-              "tls-key-file": str(certs.server_key), "tls-ca-cert-file": str(certs.ca)}
+              "tls-key-file": str(certs.server_key), "tls-ca-cert-file": str(certs.ca), **(config or {})}
     if auth_clients is not None:
         config["tls-auth-clients"] = auth_clients
     # Redis 8.2's package has no TLS build: a TLS experiment then runs on the Stack server, and the provenance says so.
@@ -140,13 +157,25 @@ def start_tls_server(certs: Certificates, *, password: str | None = None, auth_c
     deadline = time.monotonic() + 10
     while True:  # the plain port answering does not prove the TLS listener is up
         try:
-            tls.client().ping()
+            tls.client(ssl_check_hostname=False).ping()  # readiness only: its certificate may name another host
             return tls
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             if time.monotonic() > deadline:
                 server.stop()
                 raise LabError(f"The TLS port of the private server did not answer ({exc}): see {server.log}.")
             time.sleep(0.01)
+
+
+def wait_for_sync(replica: TlsServer, timeout: float = 15) -> None:
+    """Poll INFO replication until the replica's link to its master is up (the first full sync is done)."""
+    client, deadline = replica.client(), time.monotonic() + timeout
+    try:
+        while client.info("replication").get("master_link_status") != "up":
+            if time.monotonic() > deadline:
+                raise LabError(f"The replica did not finish its sync in {timeout:.0f} s: see {replica.server.log}.")
+            time.sleep(0.02)
+    finally:
+        client.close()
 
 
 def tls_cost(tls: TlsServer, *, round_trips: int, big_gets: int, new_connections: int) -> tuple[pd.DataFrame, float]:
@@ -205,6 +234,23 @@ def outcome(make_client, *command: str) -> str:
         return f"refused: {reason}"
     finally:
         client.close()
+
+
+def non_loopback_address() -> str | None:
+    """This machine's own IPv4 address on its default-route interface, or None when it has none.
+
+    A client that connects to it arrives from that address, not from 127.0.0.1: Redis treats it as a remote client.
+    A UDP connect only picks the route; it sends no packet.
+    """
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))          # TEST-NET-1: never routed anywhere real
+        address = probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
 
 
 # ---------------------------------------------------------------- a logging TCP proxy (loopback only)
@@ -270,6 +316,14 @@ def allowed(port: int, username: str, password: str, *command: str) -> bool:
     finally:
         connection.disconnect()
         client.close()
+
+
+def in_background(call: Callable[[], object]) -> Future:
+    """Run `call` on a thread of its own (a client stuck in a long script) and return its Future."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nb10-background")
+    future = pool.submit(call)
+    pool.shutdown(wait=False)  # the thread ends with the call; nothing else is queued
+    return future
 
 
 def reach(port: int, username: str, password: str, keys: list[str]) -> tuple[float, float]:

@@ -91,3 +91,19 @@ def test_allowed_and_reach_follow_the_acl() -> None:
         assert admin.get("a:1") == "x"
         with pytest.raises(redis.AuthenticationError):
             redis.Redis(host="127.0.0.1", port=server.port, username="u", password="wrong", retry=None).ping()
+
+
+def test_non_loopback_address_is_not_loopback() -> None:
+    address = security.non_loopback_address()
+    assert address is None or (not address.startswith("127.") and address.count(".") == 3)
+
+
+def test_in_background_returns_the_result_and_the_error() -> None:
+    assert security.in_background(lambda: 6 * 7).result(timeout=5) == 42
+    assert isinstance(security.in_background(lambda: 1 / 0).exception(timeout=5), ZeroDivisionError)
+
+
+def test_hostname_checking_refuses_a_certificate_for_another_host(tls: security.TlsServer) -> None:
+    with security.start_tls_server(tls.certs.for_elsewhere(), password="pw", name="t-elsewhere") as elsewhere:
+        assert security.outcome(elsewhere.client, "PING") == "refused: CERTIFICATE_VERIFY_FAILED"
+        assert security.outcome(lambda: elsewhere.client(ssl_check_hostname=False), "PING") == "True"

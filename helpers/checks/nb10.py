@@ -49,6 +49,8 @@ def mutual_tls(tls_options: dict, server: TlsServer) -> bool:
         (bool(options.get("ssl_ca_certs")), "ssl_ca_certs names the CA that signed the server's certificate"),
         (options.get("ssl_cert_reqs", "required") == "required", "the server's certificate is verified "
                                                                  "(ssl_cert_reqs left at, or set to, 'required')"),
+        (options.get("ssl_check_hostname", True) is True, "the certificate's name is checked against the host "
+                                                         "(ssl_check_hostname left at, or set to, True)"),
         (bool(options.get("ssl_certfile")) and bool(options.get("ssl_keyfile")),
          "ssl_certfile and ssl_keyfile present the client's certificate (the server asks for one)"),
         (not error, f"the client answers PING over TLS {('— ' + error) if error else ''}"),
