@@ -46,6 +46,7 @@ def read_after_write(primary: redis.Redis, replica: redis.Redis,
     """Notebook 09: a replica read that always sees the write just made (the reads must go to the replica)."""
     key = f"{prefix}exercise:raw"
     before = int(replica.info("commandstats").get("cmdstat_get", {}).get("calls", 0))
+    waits_before = int(primary.info("commandstats").get("cmdstat_wait", {}).get("calls", 0))
     stale = 0
     try:
         for i in range(trials):
@@ -56,7 +57,10 @@ def read_after_write(primary: redis.Redis, replica: redis.Redis,
     finally:
         primary.delete(key)
     replica_reads = int(replica.info("commandstats").get("cmdstat_get", {}).get("calls", 0)) - before
+    waits = int(primary.info("commandstats").get("cmdstat_wait", {}).get("calls", 0)) - waits_before
     return check([
         (stale == 0, "every read returned the value just written (no stale read)"),
         (replica_reads >= trials, "the reads were served by the replica, so the primary is spared"),
+        (waits >= trials, f"each write waited for the replicas' acknowledgement with WAIT ({waits} of {trials}), "
+                          "not for a guess of the lag"),
     ])
