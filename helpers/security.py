@@ -166,18 +166,6 @@ def start_tls_server(certs: Certificates, *, password: str | None = None, auth_c
             time.sleep(0.01)
 
 
-def wait_for_sync(replica: TlsServer, timeout: float = 15) -> None:
-    """Poll INFO replication until the replica's link to its master is up (the first full sync is done)."""
-    client, deadline = replica.client(), time.monotonic() + timeout
-    try:
-        while client.info("replication").get("master_link_status") != "up":
-            if time.monotonic() > deadline:
-                raise LabError(f"The replica did not finish its sync in {timeout:.0f} s: see {replica.server.log}.")
-            time.sleep(0.02)
-    finally:
-        client.close()
-
-
 def tls_cost(tls: TlsServer, *, round_trips: int, big_gets: int, new_connections: int) -> tuple[pd.DataFrame, float]:
     """Plain port vs TLS port of one server: small GET, pipelined 1 MB GETs, new connections; (table, ssl context ms)."""
     plain_client, tls_client = tls.client(tls=False), tls.client()

@@ -345,6 +345,16 @@ def wait_until_ready(server: RedisServer, timeout: float = 15.0) -> None:
         time.sleep(0.005)
 
 
+def wait_for_replica(replica: redis.Redis, *, timeout: float = 15.0, log: Path | None = None) -> None:
+    """Poll the replica's INFO replication until its link to the master is up (first full sync done), or raise."""
+    deadline = time.monotonic() + timeout
+    while replica.info("replication").get("master_link_status") != "up":
+        if time.monotonic() > deadline:
+            raise LabError(f"The replica did not sync with its master within {timeout:.0f} s"
+                           f"{f': see {log}' if log else ''}.")
+        time.sleep(0.02)
+
+
 # ---------------------------------------------------------------- the lab's server: four sources, in order
 
 

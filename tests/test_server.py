@@ -190,6 +190,16 @@ def test_server_dies_mid_run() -> None:
     assert server.url in message and re.search(r"start that Redis|re-run the notebook's setup cell", message)
 
 
+
+def test_replica_that_never_syncs_is_one_sentence() -> None:
+    """A replica whose master does not exist makes wait_for_replica give up in time with one sentence naming the log."""
+    with start_server(modules=False, name="orphan", config={"replicaof": "127.0.0.1 1"}) as replica:
+        started = time.monotonic()
+        with pytest.raises(LabError) as caught:
+            helpers.wait_for_replica(replica.client(), timeout=0.5, log=replica.log)
+    assert time.monotonic() - started < 3
+    assert one_sentence(str(caught.value)) and str(replica.log) in str(caught.value)
+
 # ---------------------------------------------------------------- no Docker, no OpenSSL 1.1
 
 
