@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import sysconfig
 import time
@@ -52,6 +53,28 @@ def pydoc_topics() -> dict[str, str]:
     from pydoc_data.topics import topics
 
     return {name: text for name, text in sorted(topics.items()) if name not in COMBINED_TOPICS}
+
+
+def rag_pages(*, small: bool) -> dict[str, str]:
+    """Notebook 06's retrieval corpus: the reference topics; the test run (`small`) skips pages over 10,000 characters."""
+    pages = pydoc_topics()
+    return {name: text for name, text in pages.items() if len(text) <= 10_000} if small else pages
+
+
+# Notebook 06 at test scale embeds this many docstring paragraphs: max(SIZES) + QUERIES (tests/test_vectors.py checks).
+TEST_CORPUS = 2_000 + 100
+
+
+def warm_cache() -> None:
+    """Embed into the disk cache what notebook 06 embeds at test scale (run-tests runs it beside the unit tests)."""
+    from . import embed
+
+    pages = rag_pages(small=True)
+    labelled = json.loads((embed.PROJECT / "data" / "rag-questions.json").read_text())
+    for texts in (docstring_paragraphs(TEST_CORPUS), list(pages.values()),
+                  [q["q"] for q in labelled["questions"] if set(q["answers"]) & set(pages)],
+                  [piece for text in pages.values() for piece in chunk(text)], labelled["unanswerable"]):
+        embed.embed_cached(texts)
 
 
 def chunk(text: str, *, size: int = 500, overlap: int = 80) -> list[str]:
@@ -192,3 +215,7 @@ def build_ann(r: redis.Redis, schema: dict, vectors: np.ndarray):
     if int(info["max_doc_id"]) != len(vectors):
         raise AssertionError(f"{index.name}: max_doc_id {info['max_doc_id']}, expected each vector indexed once")
     return index, seconds
+
+
+if __name__ == "__main__":
+    warm_cache()

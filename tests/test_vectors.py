@@ -104,3 +104,17 @@ def test_build_ann_indexes_every_vector_once() -> None:
             index, seconds = vectors.build_ann(r, vectors.ann_schema(f"t{algorithm}", algorithm, 8, **params), base)
             assert seconds > 0 and int(r.ft(index.name).info()["num_docs"]) == 50
         assert vectors.knn(r, "tflat", base[7], 1) == [7]
+
+
+def test_warm_up_embeds_what_notebook_06_embeds_at_test_scale() -> None:
+    """run-tests warms the cache for 06 beside the unit tests: its corpus size must follow the notebook's SIZES."""
+    import json
+    import re
+    from pathlib import Path
+
+    source = "".join("".join(c["source"]) for c in json.loads(
+        (Path(__file__).parents[1] / "notebooks" / "06-vector-search.ipynb").read_text())["cells"])
+    small = re.search(r"SIZES = lab\.scale\(small=\[([\d_, ]+)\]", source).group(1)
+    queries = re.search(r"QUERIES, K = (\d+)", source).group(1)
+    assert max(int(n.replace("_", "")) for n in small.split(",")) + int(queries) == vectors.TEST_CORPUS
+    assert "vectors.rag_pages(small=" in source
