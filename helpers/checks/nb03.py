@@ -16,7 +16,8 @@ from ..show import check
 
 def scan_delete(delete_matching: Callable[[redis.Redis, str], int]) -> bool:
     """Notebook 03: delete the keys that match a pattern without KEYS, in batches (checked in INFO commandstats)."""
-    with start_server(name="nb03-check-scan", modules=False) as server:
+    with start_server(name="nb03-check-scan", modules=False,
+                      config={"slowlog-log-slower-than": "0", "slowlog-max-len": "10000"}) as server:
         client = server.client()
         pipe = client.pipeline(transaction=False)
         for i in range(3_000):
@@ -24,11 +25,14 @@ def scan_delete(delete_matching: Callable[[redis.Redis, str], int]) -> bool:
             pipe.set(f"user:{i}", 1)
         pipe.execute()
         client.config_resetstat()
+        client.slowlog_reset()
         try:
             deleted = delete_matching(client, "order:*")
         except Exception as exc:  # a half-written function: say what broke, don't stop Run All
             return check([(False, f"delete_matching raised {type(exc).__name__}: {exc}")])
         stats = client.info("commandstats")
+        batches = [_keys_in(e["command"]) for e in client.slowlog_get(10_000)
+                   if e["command"].split()[0].upper() in (b"DEL", b"UNLINK")]
         left = sum(1 for _ in client.scan_iter(match="order:*", count=1000))
         users = client.exists(*[f"user:{i}" for i in range(3_000)])
     deletes = sum(stats.get(f"cmdstat_{c}", {}).get("calls", 0) for c in ("del", "unlink"))
@@ -40,9 +44,18 @@ def scan_delete(delete_matching: Callable[[redis.Redis, str], int]) -> bool:
         ("cmdstat_scan" in stats, "the keyspace was walked with SCAN"),
         ("cmdstat_unlink" in stats and "cmdstat_del" not in stats, "keys freed with UNLINK (memory freed in the "
                                                                    "background), not DEL"),
-        (3 <= deletes <= 300, f"deleted in batches: between 3 and 300 UNLINK calls for 3,000 keys, so no call frees "
-                              f"more than 1,000 ({deletes} calls)"),
+        (3 <= deletes <= 300 and max(batches, default=0) <= 1_000,
+         f"deleted in batches: between 3 and 300 UNLINK calls for 3,000 keys, none with more than 1,000 keys "
+         f"({deletes} calls, the largest with {max(batches, default=0):,} keys)"),
     ])
+
+
+def _keys_in(logged: bytes) -> int:
+    """The key count of a logged DEL/UNLINK: SLOWLOG keeps 31 words and notes '... (N more arguments)'."""
+    words = logged.split()
+    if logged.endswith(b"more arguments)"):
+        return len(words) - 5 + int(words[-3].lstrip(b"("))   # the name and the 4-word note are not keys
+    return len(words) - 1
 
 
 def fail_fast(make_client: Callable[[str, int], redis.Redis]) -> bool:
@@ -73,44 +86,52 @@ def fail_fast(make_client: Callable[[str, int], redis.Redis]) -> bool:
         (budget < 1.0, f"timeout × attempts is under 1 s (configured: {tries} × {timeouts} s)"),
         # A multiple of the configured budget, not an absolute time: back-off and a busy machine add to it.
         (failed and outcome.seconds < 2 * budget + 0.2,
-         f"it gave up within its configured budget of {budget:.2f} s (took {outcome.seconds:.2f} s)"),
+         f"it gave up within twice its configured budget of {budget:.2f} s plus 0.2 s for back-off and a busy machine "
+         f"(limit {2 * budget + 0.2:.2f} s, took {outcome.seconds:.2f} s)"),
         (attempts <= 2, f"it tried the dead server at most twice (tried {attempts} times)"),
         (works, "the same settings still reach a live server"),
     ])
 
 
-def push_once(push: Callable[[redis.Redis, str, str, str], object]) -> bool:
-    """Notebook 03: `push(client, key, item, request_id)` appends once per request id, through retries after a stall
-    and through the caller's own second try."""
+def event_once(add: Callable[[redis.Redis, str, str, dict], object]) -> bool:
+    """Notebook 03: `add(client, stream, event_id, fields)` records an event once under the id the caller chose (XADD
+    with an explicit id), through redis-py's retries after a stall and the caller's own second try; it returns
+    without an error when the event is already there, and still raises for an id that is refused and absent."""
     with start_server(name="nb03-check-once", modules=False, config={"enable-debug-command": "local"}) as server:
         admin = server.client()
         client = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=0.1, decode_responses=True)  # 10 retries
         client.ping()
         stall = threading.Thread(target=lambda: admin.execute_command("DEBUG", "SLEEP", 0.5))
         stall.start()
-        time.sleep(0.05)  # the push below arrives while the server is busy: it times out and redis-py retries it
+        time.sleep(0.05)  # the XADD below arrives while the server is busy: it times out and redis-py retries it
         try:
-            push(client, "jobs", "job-1", "req-1")
+            add(client, "orders", "1700000000000-1", {"order": "A-1"})
             first = "ok"
-        except redis.TimeoutError as exc:
-            first = f"TimeoutError: {exc}"
         except Exception as exc:
-            stall.join()
-            return check([(False, f"push raised {type(exc).__name__}: {exc}")])
+            first = f"{type(exc).__name__}: {exc}"
         stall.join()
         try:
-            push(client, "jobs", "job-1", "req-1")   # the caller tries again with the same request id
-            push(client, "jobs", "job-2", "req-2")   # a new request
+            add(client, "orders", "1700000000000-1", {"order": "A-1"})   # the caller tries again with the same id
+            add(client, "orders", "1700000000000-5", {"order": "A-5"})   # a new event
+            again = "ok"
         except Exception as exc:
-            return check([(False, f"push raised {type(exc).__name__}: {exc}")])
-        items = admin.lrange("jobs", 0, -1)
-        retried = admin.info("commandstats")
-    sent = sum(v.get("calls", 0) for k, v in retried.items() if k in ("cmdstat_eval", "cmdstat_evalsha", "cmdstat_fcall",
-                                                                      "cmdstat_lpush", "cmdstat_rpush", "cmdstat_exec"))
+            again = f"{type(exc).__name__}: {exc}"
+        try:  # an id below the stream's last one that was never written: a real refusal, not a duplicate
+            add(client, "orders", "1700000000000-3", {"order": "A-3"})
+            stale = "returned"
+        except redis.ResponseError:
+            stale = "raised"
+        except Exception as exc:
+            stale = f"{type(exc).__name__}: {exc}"
+        entries = [(i, dict(f)) for i, f in admin.xrange("orders")]   # the admin client decodes
+        calls = admin.info("commandstats").get("cmdstat_xadd", {}).get("calls", 0)
+    expected = [("1700000000000-1", {"order": "A-1"}), ("1700000000000-5", {"order": "A-5"})]
     return check([
-        (first == "ok", f"the call made during a server stall returned once the server came back (got: {first})"),
-        (sorted(items) == ["job-1", "job-2"], f"each request's item is in the list once (the list: {items})"),
-        (sent >= 4, f"the server did receive the retried and repeated requests ({sent} writes or scripts reached it)"),
+        (first == "ok", f"the call made during a server stall returned without an error (got: {first})"),
+        (again == "ok", f"the caller's second try with the same id and a new event returned (got: {again})"),
+        (entries == expected, f"each event is in the stream once, under its own id (the stream: {entries})"),
+        (stale == "raised", f"an id that is refused and not in the stream still raises ResponseError (it {stale})"),
+        (calls >= 4, f"the retried XADD did reach the server ({calls} XADD calls)"),
     ])
 
 
@@ -193,13 +214,15 @@ def expire_all(set_ttls: Callable[[redis.Redis, list[str], int], int], *, delay:
 
 
 def breaker_contract(make: Callable[..., object]) -> bool:
-    """Notebook 03: the state machine of a circuit breaker `make(failure_threshold=3, recovery_timeout=0.2)`, against a
-    dead server (a blackhole) and a live one: consecutive failures open it, a success resets the count, an open breaker
-    calls nobody, and after the timeout exactly one of 8 concurrent callers is let through as the probe."""
+    """Notebook 03: the state machine of a circuit breaker `make(failure_threshold=3, recovery_timeout=0.12,
+    probe_timeout=0.1)`, against a dead server (a blackhole) and a live one: consecutive failures open it, a success
+    resets the count, an open breaker calls nobody, after the timeout exactly one of 8 concurrent callers is let
+    through as the probe; an exhausted local pool is not Redis failing, a CLUSTERDOWN answer is; a hung probe times
+    out, and its late failure does not re-open a breaker that has closed since."""
     with faults.Blackhole() as hole, start_server(name="nb03-check-breaker", modules=False) as live:
         dead = redis.Redis(host="127.0.0.1", port=hole.port, socket_timeout=0.05, retry=None)
         alive = live.client(retry=None)
-        breaker = make(failure_threshold=3, recovery_timeout=0.2)
+        breaker = make(failure_threshold=3, recovery_timeout=0.12, probe_timeout=0.1)
 
         def attempt(fn: Callable[[], object]) -> str:
             try:
@@ -214,7 +237,7 @@ def breaker_contract(make: Callable[..., object]) -> bool:
         opened = (breaker.state, hole.settle())
         refused = [attempt(dead.ping) for _ in range(5)]
         while_open = hole.settle()
-        time.sleep(0.25)
+        time.sleep(0.16)
         gate = threading.Barrier(8)
         outcomes: list[str] = []
 
@@ -228,8 +251,39 @@ def breaker_contract(make: Callable[..., object]) -> bool:
             t.join()
         probes = hole.settle() - while_open
         reopened = breaker.state
-        time.sleep(0.25)
+        time.sleep(0.16)
         recovered = (attempt(alive.ping), breaker.state)
+
+        # this process's own pool runs dry: Redis is healthy, the breaker must stay closed
+        breaker = make(failure_threshold=3, recovery_timeout=0.12, probe_timeout=0.1)
+        pools = [redis.ConnectionPool(host="127.0.0.1", port=live.port, max_connections=1),
+                 redis.BlockingConnectionPool(host="127.0.0.1", port=live.port, max_connections=1, timeout=0.01)]
+        dry = []
+        for pool in pools:
+            held = pool.get_connection()
+            dry += [attempt(redis.Redis(connection_pool=pool, retry=None).ping) for _ in range(3)]
+            pool.release(held)
+            pool.disconnect()
+        exhausted = (breaker.state, dry)
+        # the server answers CLUSTERDOWN (a script's error reply, parsed by redis-py as ClusterDownError): a failure
+        down = [attempt(lambda: alive.eval("return redis.error_reply('CLUSTERDOWN The cluster is down')", 0))
+                for _ in range(3)]
+        cluster_down = (breaker.state, down)
+
+        # a probe that hangs: after probe_timeout it counts as failed; its late failure changes nothing
+        breaker = make(failure_threshold=3, recovery_timeout=0.12, probe_timeout=0.1)
+        for _ in range(3):
+            attempt(dead.ping)
+        time.sleep(0.16)
+        slow_dead = redis.Redis(host="127.0.0.1", port=hole.port, socket_timeout=0.4, retry=None)
+        hung = threading.Thread(target=attempt, args=(slow_dead.ping,))
+        hung.start()
+        time.sleep(0.14)
+        after_deadline = (attempt(alive.ping), breaker.state)     # probe overdue: re-opened, this caller refused
+        time.sleep(0.16)
+        next_probe = (attempt(alive.ping), breaker.state)          # a new probe, to a live server: closed
+        hung.join()
+        late = breaker.state                                       # the hung probe failed after the breaker closed
     half = {"HALF_OPEN", "HALF-OPEN"}
     return check([
         (after_reset == ("CLOSED", 4), f"2 failures, a success, 2 failures: still CLOSED, 4 calls reached the dead "
@@ -240,4 +294,12 @@ def breaker_contract(make: Callable[..., object]) -> bool:
         (reopened == "OPEN", f"a failed probe opens it again (state {reopened})"),
         (recovered == ("ok", "CLOSED"), f"a successful probe closes it (call {recovered[0]}, state {recovered[1]})"),
         (reopened not in half, "no caller was left holding a half-open breaker"),
+        (exhausted[0] == "CLOSED" and "CircuitOpenError" not in exhausted[1],
+         f"6 'pool exhausted' errors (this process, not Redis) leave it CLOSED (state {exhausted[0]})"),
+        (cluster_down[0] == "OPEN", f"3 CLUSTERDOWN answers in a row open it (state {cluster_down[0]})"),
+        (after_deadline[1] == "OPEN" and after_deadline[0] != "ok",
+         f"a probe hung past probe_timeout counts as failed: re-opened (state {after_deadline[1]})"),
+        (next_probe == ("ok", "CLOSED"), f"the next probe after the recovery timeout closes it (call {next_probe[0]}, "
+                                         f"state {next_probe[1]})"),
+        (late == "CLOSED", f"the hung probe's late failure did not re-open the closed breaker (state {late})"),
     ])
