@@ -12,9 +12,33 @@ from ..server import start_server
 from ..show import check
 
 
+def _sessions_heavy(configure: Callable[[redis.Redis, int], object], megabytes: int, week: int) -> tuple[int, int, int]:
+    """Sessions written until they fill 85 % of the limit, then cache entries (2× the limit): (sessions written,
+    sessions lost, writes refused). What a single-server policy does once sessions dominate."""
+    with start_server(name="nb02-check-heavy", modules=False) as server:
+        client = server.client()
+        configure(client, megabytes)
+        limit, written, refused = megabytes * 2**20, 0, 0
+        while client.info("memory")["used_memory"] < 0.85 * limit and written < 20 * 1000 * megabytes:
+            pipe = client.pipeline(transaction=False)
+            for i in range(written, written + 100):
+                pipe.set(f"session:{i}", "s" * 900, ex=week)
+            refused += sum(isinstance(o, redis.ResponseError) for o in pipe.execute(raise_on_error=False))
+            written += 100
+        for batch in range(2 * megabytes):
+            pipe = client.pipeline(transaction=False)
+            for i in range(1000):
+                pipe.set(f"cache:{batch}:{i}", "x" * 900, ex=600 + i * 3)
+            refused += sum(isinstance(o, redis.ResponseError) for o in pipe.execute(raise_on_error=False))
+        kept = sum(client.exists(*[f"session:{i}" for i in range(j, min(j + 100, written))])
+                   for j in range(0, written, 100))
+    return written, written - kept, refused
+
+
 def shared_config(configure: Callable[[redis.Redis, int], object]) -> bool:
     """Notebook 02: one server holds sessions (a sliding 7-day TTL) and cache entries (EX of at most an hour); it takes
-    3× its limit in cache entries, refuses no write and loses no session."""
+    3× its limit in cache entries, refuses no write and loses no session. Then the same setting with sessions at 85 %
+    of the limit: measured and reported, not required — no single-server policy passes it."""
     megabytes, sessions, week = 2, 300, 7 * 86_400
     with start_server(name="nb02-check", modules=False) as server:
         client = server.client()
@@ -39,13 +63,23 @@ def shared_config(configure: Callable[[redis.Redis, int], object]) -> bool:
         kept = sum(client.exists(*[f"session:{i}" for i in range(j, min(j + 100, sessions))])
                    for j in range(0, sessions, 100))
     limit, policy = int(settings.get("maxmemory", 0)), settings.get("maxmemory-policy", "")
-    return check([
+    results = [
         (limit == megabytes * 2**20, f"maxmemory is {megabytes} MB (found: {limit / 2**20:.1f} MB)"),
         (kept == sessions, f"every session survived (found: {kept} of {sessions}; policy {policy})"),
         (refused == 0, "no write was refused with OOM" + (f" (found: {refused:,} refused)" if refused else "")),
         (0 < limit and used <= 1.1 * limit, "memory stayed at the limit" +
          ("" if 0 < limit and used <= 1.1 * limit else f" ({used / 2**20:.1f} MB used)")),
-    ])
+    ]
+    if not all(ok for ok, _ in results):
+        return check(results)
+    for _, message in results:  # not show.check: its "that is the pattern" would overstate a one-server answer
+        print("✅ " + message)
+    written, lost, refused = _sessions_heavy(configure, 4 * megabytes, week)
+    print(f"Passed while sessions are few. ⚠️ The same setting on {4 * megabytes} MB with sessions at 85 % of it "
+          f"({written:,} sessions, then cache entries): {lost:,} sessions evicted, {refused:,} writes refused. Once "
+          "sessions dominate, no single-server policy keeps every session and refuses no write: split the instance "
+          "(the deep dive below).")
+    return True
 
 
 def stale_while_revalidate(r: redis.Redis, prefix: str, get_fresh: Callable[..., object]) -> bool:
