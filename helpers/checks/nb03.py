@@ -123,6 +123,14 @@ def event_once(add: Callable[[redis.Redis, str, str, dict], object]) -> bool:
             stale = "raised"
         except Exception as exc:
             stale = f"{type(exc).__name__}: {exc}"
+        refused = {}
+        for case, event_id, fields in [("an id without its sequence part", "1700000000000", {"order": "B"}),
+                                       ("an id already used by another event", "1700000000000-5", {"order": "OTHER"})]:
+            try:
+                add(client, "orders", event_id, fields)
+                refused[case] = False
+            except Exception:  # ResponseError, ValueError …: any clear refusal
+                refused[case] = True
         entries = [(i, dict(f)) for i, f in admin.xrange("orders")]   # the admin client decodes
         calls = admin.info("commandstats").get("cmdstat_xadd", {}).get("calls", 0)
     expected = [("1700000000000-1", {"order": "A-1"}), ("1700000000000-5", {"order": "A-5"})]
@@ -132,6 +140,7 @@ def event_once(add: Callable[[redis.Redis, str, str, dict], object]) -> bool:
         (entries == expected, f"each event is in the stream once, under its own id (the stream: {entries})"),
         (stale == "raised", f"an id that is refused and not in the stream still raises ResponseError (it {stale})"),
         (calls >= 4, f"the retried XADD did reach the server ({calls} XADD calls)"),
+        *[(ok, f"{case} raises instead of reporting an event that was never written") for case, ok in refused.items()],
     ])
 
 
