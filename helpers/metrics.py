@@ -212,8 +212,8 @@ class blocked_clients:
         def wait(client: redis.Redis, key: str) -> None:
             try:
                 client.blpop([key], timeout=0)
-            except redis.RedisError as exc:  # e.g. maxclients reached: reported by __enter__, not as a thread crash
-                self.errors.append(exc)
+            except (redis.RedisError, OSError) as exc:  # maxclients reached (reported by __enter__), or the exit
+                self.errors.append(exc)                    # closed a waiter that was slow to wake: no thread crash
 
         self.threads = [threading.Thread(target=wait, args=(c, f"{self.key}:{i}"), daemon=True)
                         for i, c in enumerate(self.clients)]
