@@ -458,7 +458,10 @@ class ServerInfo:
 def describe(r: redis.Redis, how: str = "", url: str = "") -> ServerInfo:
     """Version and capabilities of the server behind `r`."""
     version = str(r.info("server").get("redis_version", "?"))
-    commands = {str(c).lower() for c in r.command_list()}
+    try:
+        commands = {str(c).lower() for c in r.command_list()}
+    except redis.ResponseError:          # COMMAND LIST is 7.0+; on 6.2 the full COMMAND reply names them all
+        commands = {str(c).lower() for c in r.command()}
     caps = frozenset(cap for cap, cmd in CAPABILITIES.items() if cmd in commands)
     if not url:
         kw = r.connection_pool.connection_kwargs

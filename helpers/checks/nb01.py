@@ -9,6 +9,81 @@ import redis
 
 from ..show import check
 
+_LOCKS = (type(threading.Lock()), type(threading.RLock()), threading.Semaphore, threading.Condition)
+
+
+def _process_lock(fn: Callable[..., object]) -> str | None:
+    """The name of a threading lock `fn` (or a function it calls) takes: it guards one process, not two servers."""
+    seen, todo = set(), [fn]
+    while todo:
+        f = todo.pop()
+        code, scope = getattr(f, "__code__", None), getattr(f, "__globals__", {})
+        if code is None or code in seen:
+            continue
+        seen.add(code)
+        names = set(code.co_names) | {n for c in code.co_consts if hasattr(c, "co_names") for n in c.co_names}
+        for name in names:
+            value = scope.get(name)
+            if isinstance(value, _LOCKS):
+                return name
+            if callable(value) and getattr(value, "__globals__", None) is scope:
+                todo.append(value)
+    return None
+
+
+def _lock_line(fn: Callable[..., object]) -> tuple[bool, str]:
+    lock = _process_lock(fn)
+    return (lock is None, "no Python lock stands in for Redis's atomicity" + (
+        "" if lock is None else f" (found {lock!r}: it serialises the threads of this process only — a second app "
+                                "server or worker process runs beside it unguarded)"))
+
+
+def order_numbers(r: redis.Redis, prefix: str, next_number: Callable[..., object]) -> bool:
+    """Notebook 01: order numbers from a shop's hash, 4 clients asking at the same moment — no number twice."""
+    shops = [f"{prefix}shop:acme", f"{prefix}shop:globex"]
+    r.delete(*shops)
+    r.hset(shops[0], mapping={"name": "Acme Ltd", "currency": "EUR"})
+    clients = [redis.Redis(connection_pool=r.connection_pool) for _ in range(4)]
+    answers: list[object] = []
+    errors: list[str] = []
+    start = threading.Barrier(len(clients))
+
+    def cashier(client: redis.Redis) -> None:
+        start.wait()
+        for _ in range(50):
+            try:
+                answers.append(next_number(client, "acme"))
+            except Exception as exc:  # a learner's half-written function: report it, don't hang the barrier
+                errors.append(f"{type(exc).__name__}: {exc}")
+                return
+
+    workers = [threading.Thread(target=cashier, args=(c,)) for c in clients]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    try:
+        first_other = None if errors else next_number(r, "globex")
+        stored = r.hgetall(shops[0])
+    except Exception as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+    r.delete(*shops)
+    if errors:
+        return check([(False, f"next_order_number raised {errors[0]}")])
+    numbers = [a for a in answers if isinstance(a, int) and not isinstance(a, bool)]
+    repeated = len(numbers) - len(set(numbers))
+    return check([
+        (len(numbers) == len(answers), "next_order_number returns an int (found: "
+                                       f"{sorted({type(a).__name__ for a in answers})})"),
+        (sorted(numbers) == list(range(1, 201)), f"200 racing calls got 1 … 200, each once (found {len(set(numbers))} "
+                                                 f"distinct numbers: {repeated} calls got a number another call also got)"),
+        (stored.get("last_order") == "200", f"the shop's hash holds last_order = 200 (found {stored.get('last_order')!r})"),
+        (stored.get("name") == "Acme Ltd" and stored.get("currency") == "EUR",
+         "the shop's other fields are untouched (name, currency)"),
+        (first_other == 1, f"another shop starts at 1 (globex's first number: {first_other!r})"),
+        _lock_line(next_number),
+    ])
+
 
 def reserve(r: redis.Redis, prefix: str, reserve_fn: Callable[..., object]) -> bool:
     """Notebook 01: stock reservations that never oversell, with 4 clients reserving at the same moment."""
@@ -84,6 +159,7 @@ def reserve(r: redis.Redis, prefix: str, reserve_fn: Callable[..., object]) -> b
          f"stock {after_negative})"),
         (exact is True and after_exact == 0, "reserving exactly what is left succeeds "
                                              f"(returned {exact!r}, stock {after_exact})"),
+        _lock_line(reserve_fn),
     ])
 
 
@@ -167,6 +243,8 @@ def graphql_key(make_key: Callable[..., str]) -> bool:
         mine_again = make("graphql", me, {}, scope="user:1001")
         theirs = make("graphql", me, {}, scope="user:1002")
         public = make("graphql", me, {})
+        colon_a = make("a:b", me, {}, scope="c")
+        colon_b = make("a", me, {}, scope="b:c")
     except TypeError as exc:
         if "scope" in str(exc):
             return check([(False, f"make_key takes a keyword argument scope= (who may see the response): {exc}")])
@@ -194,4 +272,6 @@ def graphql_key(make_key: Callable[..., str]) -> bool:
         (mine == mine_again and mine != theirs, "the same query for another user gets another key: user:1002 is "
                                                 "never served user:1001's `me`"),
         (mine != public, "a user's response and the public one get different keys"),
+        (colon_a != colon_b, "source 'a:b' with scope 'c' and source 'a' with scope 'b:c' get different keys (put "
+                             "source and scope in the digest too: ':' inside them would otherwise join the two)"),
     ])
