@@ -178,7 +178,9 @@ class Claim:
             parts.append(f"judgement: {self.why}")
         elif self.rule:
             mark = "✓" if self.rule.passes(self.measured) else "✗"
-            margin = f", margin {self.margin:.2f}×" if self.margin is not None else ""
+            # measured ÷ threshold: above 1 clears a ≥ rule, below 1 a ≤ rule — so a ≤ rule says it in words
+            margin = ("" if self.margin is None else f", margin {self.margin:.2f}×" if self.rule.op == ">="
+                      else f", measured {self.margin:.2f}× the limit")
             parts.append(f"{mark} holds if measured {self.rule}{margin}" + (" — borderline" if self.borderline else ""))
         for name, ok in self.also.items():
             parts.append(f"{'✓' if ok else '✗'} {name}")

@@ -42,7 +42,7 @@ def memory_of(r: redis.Redis, match: str, *, batch: int = 1000) -> tuple[int, in
     a production keyspace (there keep the default sampling, SAMPLES 5).
     """
     total = count = 0
-    keys = list(r.scan_iter(match=match, count=batch))
+    keys = list(set(r.scan_iter(match=match, count=batch)))   # SCAN may return a key twice
     for i in range(0, len(keys), batch):
         pipe = r.pipeline(transaction=False)
         for key in keys[i:i + batch]:

@@ -39,7 +39,7 @@ def _lock_line(fn: Callable[..., object]) -> tuple[bool, str]:
 
 
 def order_numbers(r: redis.Redis, prefix: str, next_number: Callable[..., object]) -> bool:
-    """Notebook 01: order numbers from a shop's hash, 4 clients asking at the same moment — no number twice."""
+    """Notebook 01: yearly order numbers from a shop's hash, 4 clients asking at the same moment — none twice."""
     shops = [f"{prefix}shop:acme", f"{prefix}shop:globex"]
     r.delete(*shops)
     r.hset(shops[0], mapping={"name": "Acme Ltd", "currency": "EUR"})
@@ -52,7 +52,7 @@ def order_numbers(r: redis.Redis, prefix: str, next_number: Callable[..., object
         start.wait()
         for _ in range(50):
             try:
-                answers.append(next_number(client, "acme"))
+                answers.append(next_number(client, "acme", 2026))
             except Exception as exc:  # a learner's half-written function: report it, don't hang the barrier
                 errors.append(f"{type(exc).__name__}: {exc}")
                 return
@@ -63,8 +63,9 @@ def order_numbers(r: redis.Redis, prefix: str, next_number: Callable[..., object
     for w in workers:
         w.join()
     try:
-        first_other = None if errors else next_number(r, "globex")
         stored = r.hgetall(shops[0])
+        next_year = None if errors else next_number(r, "acme", 2027)
+        first_other = None if errors else next_number(r, "globex", 2026)
     except Exception as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
     r.delete(*shops)
@@ -77,10 +78,12 @@ def order_numbers(r: redis.Redis, prefix: str, next_number: Callable[..., object
                                        f"{sorted({type(a).__name__ for a in answers})})"),
         (sorted(numbers) == list(range(1, 201)), f"200 racing calls got 1 … 200, each once (found {len(set(numbers))} "
                                                  f"distinct numbers: {repeated} calls got a number another call also got)"),
-        (stored.get("last_order") == "200", f"the shop's hash holds last_order = 200 (found {stored.get('last_order')!r})"),
+        (stored.get("orders:2026") == "200", "the shop's hash holds orders:2026 = 200 (found "
+                                             f"{stored.get('orders:2026')!r})"),
+        (next_year == 1, f"2027 starts again at 1 (acme's first 2027 number: {next_year!r})"),
         (stored.get("name") == "Acme Ltd" and stored.get("currency") == "EUR",
          "the shop's other fields are untouched (name, currency)"),
-        (first_other == 1, f"another shop starts at 1 (globex's first number: {first_other!r})"),
+        (first_other == 1, f"another shop starts at 1 (globex's first 2026 number: {first_other!r})"),
         _lock_line(next_number),
     ])
 
