@@ -29,7 +29,7 @@ def _kept(client: redis.Redis, prefix: str, count: int) -> int:
 
 
 def split_config(configure: Callable[[redis.Redis, redis.Redis, int], object]) -> bool:
-    """Notebook 02: sessions (a sliding 7-day TTL) on one server, cache entries (EX ≤ 1 h) on another, each capped at
+    """Notebook 02: sessions (a 7-day TTL) on one server, cache entries (EX ≤ 1 h) on another, each capped at
     `megabytes`: the cache takes 3× its limit and refuses nothing; the sessions, written past their limit, lose none —
     the writes past the limit are refused, an error the app sees and alerts on, not a silent log-out."""
     megabytes, week = 2, 7 * 86_400
