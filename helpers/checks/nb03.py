@@ -200,12 +200,14 @@ def expire_all(set_ttls: Callable[[redis.Redis, list[str], int], int], *, delay:
         client = redis.Redis.from_url(proxy.url, decode_responses=True, retry=None)
         client.ping()
         rtt = statistics.median(_timed(client.ping) for _ in range(15))
-        start = time.perf_counter()
+        runs = []   # the fastest of 3 runs: the in-process proxy shares the machine, and one run can stall on it
         try:
-            answer = set_ttls(client, keys, 600)
+            for _ in range(3):
+                start = time.perf_counter()
+                runs.append((set_ttls(client, keys, 600), time.perf_counter() - start))
         except Exception as exc:
             return check([(False, f"set_ttls raised {type(exc).__name__}: {exc}")])
-        elapsed = time.perf_counter() - start
+        answer, elapsed = runs[0][0], min(seconds for _, seconds in runs)
         pipe = admin.pipeline(transaction=False)
         for k in keys:
             pipe.ttl(k)
@@ -217,7 +219,7 @@ def expire_all(set_ttls: Callable[[redis.Redis, list[str], int], int], *, delay:
         (all(0 < t <= 600 for t in existing), f"every existing key has a TTL of at most 600 s "
                                               f"({sum(0 < t <= 600 for t in existing)} of {len(existing)})"),
         (all(t == -2 for i, t in enumerate(ttls) if i % 10 == 0), "the missing keys were not created"),
-        (elapsed < one_per_key / 5, f"{elapsed * 1e3:.0f} ms, under a fifth of the {one_per_key * 1e3:.0f} ms "
+        (elapsed < one_per_key / 5, f"{elapsed * 1e3:.0f} ms (fastest of 3), under a fifth of the {one_per_key * 1e3:.0f} ms "
                                     f"that one round trip per key needs ({n} × a measured {rtt * 1e3:.1f} ms)"),
     ])
 
